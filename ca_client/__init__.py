@@ -1,0 +1,1 @@
+"""Issuers: the one interface through which the station gets certificates."""

@@ -1,0 +1,1 @@
+"""Station side of the module link: serial ports, PV protocol, simulator."""

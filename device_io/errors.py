@@ -1,0 +1,153 @@
+"""Errors raised by the device I/O layer.
+
+Every error carries the context an operator or a firmware engineer needs to act
+on it: the port, the fixture slot, the module serial when it is known, and the
+step of the provisioning flow that was running.
+
+    DeviceError
+    ├── PortError               the serial port cannot be opened or used
+    │   ├── PortNotFound        no such device node
+    │   ├── PortBusy            another process holds the port
+    │   └── PortGone            the port vanished while in use (unplugged)
+    ├── LinkError               the byte stream does not carry a valid reply
+    │   ├── LinkTimeout         no complete reply within the step's timeout
+    │   ├── LinkNoise           bytes that are not a well-formed line or reply
+    │   └── ModuleReset         the module printed its boot banner mid-command
+    ├── ModuleError             the module answered ``ERROR: <code>``
+    ├── IntegrityError          a CRC-32 or SHA-256 check failed on an object
+    ├── IdentityError           an identity field breaks its rule
+    └── CapabilityError         the module's PV version or limits cannot work
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class PvErrorCode(IntEnum):
+    """Error codes of the PV command set (DESIGN section 3)."""
+
+    BAD_PARAMETER = 1
+    BUSY = 2
+    WRONG_STATE = 3
+    CRC_MISMATCH = 4
+    OFFSET = 5
+    STORAGE = 6
+    KEY_EXISTS = 7
+    NO_KEY = 8
+    CHAIN_INVALID = 9
+    LOCKED = 10
+    CRYPTO = 11
+
+
+class DeviceError(Exception):
+    """Base of every device I/O error.
+
+    Attributes:
+        port: Serial port path, when known.
+        slot: Fixture slot name, when known.
+        serial: Module serial number, when known.
+        step: The provisioning step or PV command that was running.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        port: str | None = None,
+        slot: str | None = None,
+        serial: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.port = port
+        self.slot = slot
+        self.serial = serial
+        self.step = step
+
+    def with_context(
+        self,
+        *,
+        port: str | None = None,
+        slot: str | None = None,
+        serial: str | None = None,
+        step: str | None = None,
+    ) -> DeviceError:
+        """Fill in context fields that are still unknown and return self."""
+        self.port = self.port or port
+        self.slot = self.slot or slot
+        self.serial = self.serial or serial
+        self.step = self.step or step
+        return self
+
+    def __str__(self) -> str:
+        where = [
+            f"{name} {value}"
+            for name, value in (
+                ("slot", self.slot),
+                ("module", self.serial),
+                ("step", self.step),
+                ("port", self.port),
+            )
+            if value
+        ]
+        return f"{self.message} ({', '.join(where)})" if where else self.message
+
+
+class PortError(DeviceError):
+    """The serial port cannot be opened or used."""
+
+
+class PortNotFound(PortError):
+    """The serial port does not exist."""
+
+
+class PortBusy(PortError):
+    """Another process holds the serial port."""
+
+
+class PortGone(PortError):
+    """The serial port disappeared while in use."""
+
+
+class LinkError(DeviceError):
+    """The byte stream from the module does not carry a valid reply."""
+
+
+class LinkTimeout(LinkError):
+    """No complete reply arrived within the timeout."""
+
+
+class LinkNoise(LinkError):
+    """Bytes arrived that are not a well-formed line or reply."""
+
+
+class ModuleReset(LinkError):
+    """The module printed its boot banner: it reset and lost staged data."""
+
+
+class ModuleError(DeviceError):
+    """The module answered a command with ``ERROR: <code>``.
+
+    Attributes:
+        code: The PV error code; unknown codes are kept as plain ints.
+    """
+
+    def __init__(self, message: str, code: int, **context: str | None) -> None:
+        super().__init__(message, **context)
+        self.code: PvErrorCode | int = (
+            PvErrorCode(code) if code in PvErrorCode._value2member_map_ else code
+        )
+
+
+class IntegrityError(DeviceError):
+    """A CRC-32 or SHA-256 check over transferred data failed."""
+
+
+class IdentityError(DeviceError):
+    """An identity field reported by the module breaks its rule."""
+
+
+class CapabilityError(DeviceError):
+    """The module's PV version or limits do not allow the operation."""

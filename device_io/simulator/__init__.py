@@ -1,0 +1,1 @@
+"""A simulated Ameba module implementing the PV firmware contract on a pty."""

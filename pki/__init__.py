@@ -1,0 +1,1 @@
+"""The CA side: profiles, HSM signer, CAs, CRL, OCSP and the EST service."""

@@ -1,0 +1,1 @@
+"""The provisioning workflow, journal, lot plans, QA, batch mode and CLI."""
