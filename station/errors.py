@@ -1,0 +1,86 @@
+"""Errors raised by the station.
+
+    StationError
+    ├── ConfigError         a configuration value is missing or invalid
+    ├── SecretError         a secret (HSM PIN, TLS key) cannot be read safely
+    ├── JournalError        the journal cannot be read or written
+    └── StepFailed          a module failed a provisioning step
+        ├── CsrRejected         the module's CSR failed a check
+        ├── ChainRejected       the issued chain failed a check before writing
+        ├── PossessionFailed    the module could not prove it holds the key
+        └── ClockError          the station clock cannot be trusted to issue
+
+``StepFailed`` always names the slot, the module serial (once read) and the
+step, so every failure an operator sees says where and what.
+"""
+
+from __future__ import annotations
+
+
+class StationError(Exception):
+    """Base of every station error."""
+
+
+class ConfigError(StationError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+class SecretError(StationError):
+    """A secret cannot be read, or its file is readable by others."""
+
+
+class JournalError(StationError):
+    """The station journal cannot be read or written."""
+
+
+class StepFailed(StationError):
+    """A module failed one step of provisioning.
+
+    Attributes:
+        reason: What went wrong, in words for a line operator.
+        slot: The fixture slot.
+        serial: The module serial, when it was read.
+        step: The step that failed.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        slot: str | None = None,
+        serial: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.slot = slot
+        self.serial = serial
+        self.step = step
+
+    def __str__(self) -> str:
+        where = [
+            f"{name} {value}"
+            for name, value in (
+                ("slot", self.slot),
+                ("module", self.serial),
+                ("step", self.step),
+            )
+            if value
+        ]
+        return f"{self.reason} ({', '.join(where)})" if where else self.reason
+
+
+class CsrRejected(StepFailed):
+    """The module's CSR failed a check; no certificate is issued for it."""
+
+
+class ChainRejected(StepFailed):
+    """The chain returned by the CA failed a check; it is not written."""
+
+
+class PossessionFailed(StepFailed):
+    """The module's challenge signature does not verify against the leaf."""
+
+
+class ClockError(StepFailed):
+    """The station clock runs backwards or lies outside the CA's validity."""

@@ -1,0 +1,337 @@
+"""The station journal: every module and every step, durable before it acts.
+
+SQLite in WAL mode with ``synchronous=FULL``. Each step writes an *intent* row
+before its effect and an *outcome* row after it, so a station that loses power
+can tell, for every unfinished module, the last step that surely happened.
+
+A *run* is one attempt to provision one module seated in one slot. Its row is
+created when the slot starts work, filled in with the module's identity once it
+is read, and closed with PASS or FAIL (or left AWAITING_CERT by the offline
+queue). Rows are never deleted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from station.errors import JournalError
+
+Clock = Callable[[], datetime.datetime]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    station TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    port TEXT NOT NULL,
+    serial TEXT,
+    mac TEXT,
+    model TEXT,
+    lot TEXT,
+    firmware TEXT,
+    spki_sha256 TEXT,
+    cert_serial TEXT,
+    cert_der BLOB,
+    chain_der BLOB,
+    status TEXT NOT NULL,
+    failure_step TEXT,
+    failure_reason TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_serial ON runs (serial);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    step TEXT NOT NULL,
+    phase TEXT NOT NULL CHECK (phase IN ('intent', 'outcome')),
+    ok INTEGER,
+    detail TEXT NOT NULL,
+    spki_sha256 TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS steps_run ON steps (run_id);
+"""
+
+
+class RunStatus(StrEnum):
+    """Where a run stands."""
+
+    RUNNING = "RUNNING"
+    PASS = "PASS"  # noqa: S105 - a verdict, not a password
+    FAIL = "FAIL"
+    AWAITING_CERT = "AWAITING_CERT"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the ``runs`` table."""
+
+    id: int
+    station: str
+    operator: str
+    slot: str
+    port: str
+    serial: str | None
+    mac: str | None
+    model: str | None
+    lot: str | None
+    firmware: str | None
+    spki_sha256: str | None
+    cert_serial: str | None
+    cert_der: bytes | None
+    chain_der: bytes | None
+    status: RunStatus
+    failure_step: str | None
+    failure_reason: str | None
+    started_at: datetime.datetime
+    ended_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One row of the ``steps`` table."""
+
+    run_id: int
+    step: str
+    phase: str
+    ok: bool | None
+    detail: str
+    spki_sha256: str | None
+    at: datetime.datetime
+
+
+def utc_now() -> datetime.datetime:
+    """The current time in UTC; the default journal clock."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Journal:
+    """The station journal over one SQLite file.
+
+    One connection is shared by every slot thread behind a lock: SQLite
+    serialises writers anyway, and a single connection keeps each commit's
+    durability easy to reason about.
+    """
+
+    def __init__(self, path: Path, *, station: str, clock: Clock = utc_now) -> None:
+        self.path = path
+        self.station = station
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = self._connect(path)
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+        return db
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise JournalError(f"journal write failed: {exc}") from exc
+
+    def _now(self) -> str:
+        return self._clock().isoformat()
+
+    def start_run(self, *, slot: str, port: str, operator: str) -> int:
+        """Open a run for the module seated in ``slot``; returns its id."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (station, operator, slot, port, status, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (self.station, operator, slot, port, RunStatus.RUNNING, self._now()),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def record_identity(
+        self, run_id: int, *, serial: str, mac: str, model: str, lot: str, firmware: str
+    ) -> None:
+        """Store the identity read from the module on its run."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET serial = ?, mac = ?, model = ?, lot = ?, firmware = ?"
+                " WHERE id = ?",
+                (serial, mac, model, lot, firmware, run_id),
+            )
+
+    def record_key(self, run_id: int, spki_sha256: str) -> None:
+        """Store the SHA-256 of the module key's SubjectPublicKeyInfo."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET spki_sha256 = ? WHERE id = ?", (spki_sha256, run_id)
+            )
+
+    def record_certificate(
+        self, run_id: int, *, cert_serial: str, cert_der: bytes, chain_der: bytes
+    ) -> None:
+        """Store the issued certificate and the CHAIN object to write."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET cert_serial = ?, cert_der = ?, chain_der = ?"
+                " WHERE id = ?",
+                (cert_serial, cert_der, chain_der, run_id),
+            )
+
+    def intent(
+        self,
+        run_id: int,
+        step: str,
+        *,
+        detail: str = "",
+        spki_sha256: str | None = None,
+    ) -> None:
+        """Record that ``step`` is about to act."""
+        self._step(run_id, step, "intent", None, detail, spki_sha256)
+
+    def outcome(
+        self,
+        run_id: int,
+        step: str,
+        *,
+        ok: bool,
+        detail: str = "",
+        spki_sha256: str | None = None,
+    ) -> None:
+        """Record how ``step`` ended."""
+        self._step(run_id, step, "outcome", ok, detail, spki_sha256)
+
+    def _step(
+        self,
+        run_id: int,
+        step: str,
+        phase: str,
+        ok: bool | None,
+        detail: str,
+        spki_sha256: str | None,
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO steps (run_id, step, phase, ok, detail, spki_sha256, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, step, phase, ok, detail, spki_sha256, self._now()),
+            )
+
+    def finish(
+        self,
+        run_id: int,
+        status: RunStatus,
+        *,
+        failure_step: str | None = None,
+        failure_reason: str | None = None,
+    ) -> None:
+        """Close a run with its final status."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, failure_step = ?, failure_reason = ?,"
+                " ended_at = ? WHERE id = ?",
+                (status, failure_step, failure_reason, self._now(), run_id),
+            )
+
+    def run(self, run_id: int) -> RunRecord:
+        """The run with id ``run_id``.
+
+        Raises:
+            JournalError: There is no such run.
+        """
+        rows = self._runs("WHERE id = ?", (run_id,))
+        if not rows:
+            raise JournalError(f"no run {run_id} in journal {self.path}")
+        return rows[0]
+
+    def runs(self, *, serial: str | None = None) -> list[RunRecord]:
+        """Every run, oldest first, or only those of one module serial."""
+        if serial is None:
+            return self._runs("", ())
+        return self._runs("WHERE serial = ?", (serial,))
+
+    def unfinished(self, *, serial: str | None = None) -> list[RunRecord]:
+        """Runs still RUNNING (cut short by a crash), oldest first."""
+        if serial is None:
+            return self._runs("WHERE status = ?", (RunStatus.RUNNING,))
+        return self._runs(
+            "WHERE status = ? AND serial = ?", (RunStatus.RUNNING, serial)
+        )
+
+    def steps(self, run_id: int) -> list[StepRecord]:
+        """The step rows of one run, in the order they were written."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, step, phase, ok, detail, spki_sha256, at FROM steps"
+                " WHERE run_id = ? ORDER BY id",
+                (run_id,),
+            ).fetchall()
+        return [
+            StepRecord(
+                run_id=row[0],
+                step=row[1],
+                phase=row[2],
+                ok=None if row[3] is None else bool(row[3]),
+                detail=row[4],
+                spki_sha256=row[5],
+                at=datetime.datetime.fromisoformat(row[6]),
+            )
+            for row in rows
+        ]
+
+    def last_time(self) -> datetime.datetime | None:
+        """The latest time written to the journal, to catch a clock running back."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT max(at) FROM (SELECT max(at) AS at FROM steps"
+                " UNION ALL SELECT max(started_at) FROM runs)"
+            ).fetchone()
+        return None if row[0] is None else datetime.datetime.fromisoformat(row[0])
+
+    def _runs(self, where: str, args: tuple[object, ...]) -> list[RunRecord]:
+        columns = ", ".join(RunRecord.__dataclass_fields__)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {columns} FROM runs {where} ORDER BY id",  # noqa: S608
+                args,
+            ).fetchall()
+        return [_run_from_row(row) for row in rows]
+
+
+def _run_from_row(row: tuple[object, ...]) -> RunRecord:
+    values = dict(zip(RunRecord.__dataclass_fields__, row, strict=True))
+    values["status"] = RunStatus(str(values["status"]))
+    values["started_at"] = datetime.datetime.fromisoformat(str(values["started_at"]))
+    if values["ended_at"] is not None:
+        values["ended_at"] = datetime.datetime.fromisoformat(str(values["ended_at"]))
+    return RunRecord(**values)  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""Configuration: one TOML file, validated, with errors that name the key."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from station.config import find_config, load_config
+from station.errors import ConfigError, SecretError
+from station.secrets import read_secret
+
+EXAMPLE = Path(__file__).parents[2] / "fixtures" / "station.example.toml"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "station.toml"
+    path.write_text(text)
+    return path
+
+
+def test_documented_example_loads_and_resolves_paths_from_its_folder() -> None:
+    config = load_config(EXAMPLE)
+
+    assert config.station.name == "station-01"
+    assert config.station.state_dir == EXAMPLE.parent / "state"
+    assert config.product_line.lot_oid == "1.3.6.1.4.1.32473.1.1"
+    assert config.trust.root_certificate == EXAMPLE.parent / "state/pki/root.pem"
+    assert [slot.name for slot in config.slots] == ["slot-1", "slot-2"]
+
+
+def test_bad_value_is_reported_with_its_dotted_key(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("validity_days = 3650", "validity_days = -1")
+
+    with pytest.raises(ConfigError, match=r"product_line\.validity_days: Input"):
+        load_config(_write(tmp_path, text))
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("[link]", "[link]\nbuad = 9600")
+
+    with pytest.raises(ConfigError, match=r"link\.buad: Extra inputs"):
+        load_config(_write(tmp_path, text))
+
+
+def test_bad_oid_arc_is_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace('"1.3.6.1.4.1.32473"', '"1.3.six"')
+
+    with pytest.raises(ConfigError, match=r"product_line\.oid_arc"):
+        load_config(_write(tmp_path, text))
+
+
+def test_duplicate_slot_names_are_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace('name = "slot-2"', 'name = "slot-1"')
+
+    with pytest.raises(ConfigError, match="slot names used twice: slot-1"):
+        load_config(_write(tmp_path, text))
+
+
+def test_local_hsm_without_pin_source_is_refused(tmp_path: Path) -> None:
+    text = "\n".join(
+        line
+        for line in EXAMPLE.read_text().splitlines()
+        if not line.startswith(("pin_env", "pin_file"))
+    )
+
+    with pytest.raises(ConfigError, match="set pin_env or pin_file"):
+        load_config(_write(tmp_path, text))
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(_write(tmp_path, "[station\n"))
+
+
+def test_config_is_found_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, EXAMPLE.read_text())
+    monkeypatch.setenv("STATION_CONFIG", str(path))
+    monkeypatch.chdir(tmp_path.parent)
+
+    assert find_config(None) == path
+
+
+def test_missing_config_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STATION_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError, match=r"no configuration file station\.toml"):
+        find_config(None)
+
+
+def test_secret_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    pin = tmp_path / "pin"
+    pin.write_text("123456\n")
+    os.chmod(pin, 0o644)
+
+    with pytest.raises(SecretError, match="mode 0644"):
+        read_secret(what="HSM PIN", file=pin)
+
+
+def test_secret_comes_from_environment_before_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin = tmp_path / "pin"
+    pin.write_text("from-file\n")
+    os.chmod(pin, stat.S_IRUSR | stat.S_IWUSR)
+    monkeypatch.setenv("TEST_PIN", "from-env")
+
+    secret = read_secret(what="HSM PIN", env="TEST_PIN", file=pin)
+
+    assert secret.get_secret_value() == "from-env"
+    assert "from-env" not in repr(secret)
