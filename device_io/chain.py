@@ -59,5 +59,6 @@ def _split_first(data: bytes, *, index: int) -> tuple[bytes, bytes]:
 def _load(der: bytes, *, index: int) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
+    # InvalidVersion is not a ValueError: a damaged version field raises it.
+    except (ValueError, x509.InvalidVersion) as exc:
         raise ChainFormatError(f"certificate {index} does not parse: {exc}") from exc

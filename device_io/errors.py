@@ -9,7 +9,8 @@ step of the provisioning flow that was running.
     │   ├── PortNotFound        no such device node
     │   ├── PortBusy            another process holds the port
     │   └── PortGone            the port vanished while in use (unplugged)
-    ├── LinkError               the byte stream does not carry a valid reply
+    ├── LinkError               the byte stream does not carry a valid reply, or
+    │   │                       the module does not answer a resync
     │   ├── LinkTimeout         no complete reply within the step's timeout
     │   ├── LinkNoise           bytes that are not a well-formed line or reply
     │   └── ModuleReset         the module printed its boot banner mid-command
@@ -22,6 +23,7 @@ step of the provisioning flow that was running.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Self
 
 
 class PvErrorCode(IntEnum):
@@ -73,7 +75,7 @@ class DeviceError(Exception):
         slot: str | None = None,
         serial: str | None = None,
         step: str | None = None,
-    ) -> DeviceError:
+    ) -> Self:
         """Fill in context fields that are still unknown and return self."""
         self.port = self.port or port
         self.slot = self.slot or slot
@@ -136,9 +138,24 @@ class ModuleError(DeviceError):
 
     def __init__(self, message: str, code: int, **context: str | None) -> None:
         super().__init__(message, **context)
-        self.code: PvErrorCode | int = (
-            PvErrorCode(code) if code in PvErrorCode._value2member_map_ else code
-        )
+        # Both arguments in args, so that copy and pickle can rebuild the error.
+        self.args = (message, code)
+        self.code: PvErrorCode | int = _known_code(code)
+
+
+def _known_code(code: int) -> PvErrorCode | int:
+    try:
+        return PvErrorCode(code)
+    except ValueError:
+        return code
+
+
+def describe_code(code: int) -> str:
+    """`` (<meaning>)`` for a known PV error code, else an empty string."""
+    known = _known_code(code)
+    if isinstance(known, PvErrorCode):
+        return f" ({known.name.lower().replace('_', ' ')})"
+    return ""
 
 
 class IntegrityError(DeviceError):

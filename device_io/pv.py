@@ -54,8 +54,29 @@ def chunk_size(max_line: int) -> int:
 
     Returns:
         ``3 * floor((max_line - 40) / 4)``: 60 at 120, 354 at 512.
+
+    Raises:
+        ValueError: The limit leaves no room for a single base64 quantum.
     """
-    return 3 * ((max_line - LINE_OVERHEAD) // 4)
+    size = 3 * ((max_line - LINE_OVERHEAD) // 4)
+    if size < 3:
+        raise ValueError(f"a line limit of {max_line} leaves no room for a chunk")
+    return size
+
+
+def read_reply_overhead(total: int) -> int:
+    """Length of a ``+PVREAD`` reply line for an object of ``total`` bytes,
+    without its base64 payload.
+
+    The chunk rule holds only while this stays within ``LINE_OVERHEAD``, which
+    bounds the size of an object the rule can move.
+    """
+    return len(f'+PVREAD:{PvObject.CHAIN1.value},{total},{total},{"0" * 8},""')
+
+
+def longest_command(max_object: int) -> int:
+    """Length of the longest command line the station sends, chunks aside."""
+    return len(cmd_wbegin(PvObject.CHAIN1, max_object, "0" * 64))
 
 
 def crc32_hex(data: bytes) -> str:
@@ -74,11 +95,18 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str) -> bytes:
-    """Decode strict standard base64; anything else is line noise."""
+    """Decode strict standard base64; anything else is line noise.
+
+    Only the one canonical encoding of the data is accepted: padding bits that
+    are not zero mean the payload was damaged on the way.
+    """
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise LinkNoise(f"invalid base64 payload: {exc}") from exc
+    if b64encode(data) != text:
+        raise LinkNoise("base64 payload is not in canonical form")
+    return data
 
 
 def challenge_message(challenge: bytes) -> bytes:
@@ -89,6 +117,28 @@ def challenge_message(challenge: bytes) -> bytes:
 
 
 # --- commands -------------------------------------------------------------
+#
+# Builders refuse arguments that would break the command line or its field
+# list (a CR, a comma, a quote): a value from elsewhere must never smuggle a
+# second command onto the link.
+
+KEY_SLOTS = (0, 1)
+WRITABLE_OBJECTS = (PvObject.CHAIN, PvObject.CHAIN1)
+_HEX8 = re.compile(r"[0-9a-f]{8}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ARGUMENT = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _key_slot(slot: int) -> int:
+    if slot not in KEY_SLOTS:
+        raise ValueError(f"credential slot must be 0 or 1, not {slot!r}")
+    return slot
+
+
+def _count(value: int, what: str, *, minimum: int = 0) -> int:
+    if value < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, not {value}")
+    return value
 
 
 def cmd_cap() -> str:
@@ -96,6 +146,8 @@ def cmd_cap() -> str:
 
 
 def cmd_sync(token: str) -> str:
+    if not _HEX8.fullmatch(token):
+        raise ValueError(f"sync token must be 8 lowercase hex digits, not {token!r}")
     return f"AT+PVSYNC={token}"
 
 
@@ -104,7 +156,7 @@ def cmd_id() -> str:
 
 
 def cmd_keygen(slot: int, *, new: bool = False) -> str:
-    return f"AT+PVKEYGEN={slot},P256" + (",NEW" if new else "")
+    return f"AT+PVKEYGEN={_key_slot(slot)},P256" + (",NEW" if new else "")
 
 
 def cmd_hash(obj: PvObject) -> str:
@@ -112,14 +164,22 @@ def cmd_hash(obj: PvObject) -> str:
 
 
 def cmd_read(obj: PvObject, offset: int, length: int) -> str:
+    offset = _count(offset, "offset")
+    length = _count(length, "length", minimum=1)
     return f"AT+PVREAD={obj.value},{offset},{length}"
 
 
 def cmd_wbegin(obj: PvObject, total: int, sha256: str) -> str:
-    return f"AT+PVWBEGIN={obj.value},{total},{sha256}"
+    if obj not in WRITABLE_OBJECTS:
+        raise ValueError(f"{obj.value} cannot be written")
+    if not _HEX64.fullmatch(sha256):
+        raise ValueError("sha256 must be 64 lowercase hex digits")
+    return f"AT+PVWBEGIN={obj.value},{_count(total, 'total', minimum=1)},{sha256}"
 
 
 def cmd_write(offset: int, chunk: bytes) -> str:
+    offset = _count(offset, "offset")
+    _count(len(chunk), "chunk length", minimum=1)
     return f'AT+PVW={offset},{crc32_hex(chunk)},"{b64encode(chunk)}"'
 
 
@@ -136,7 +196,9 @@ def cmd_wabort() -> str:
 
 
 def cmd_sign(slot: int, challenge: bytes) -> str:
-    return f"AT+PVSIGN={slot},{challenge.hex()}"
+    if len(challenge) != CHALLENGE_BYTES:
+        raise ValueError(f"challenge must be {CHALLENGE_BYTES} bytes")
+    return f"AT+PVSIGN={_key_slot(slot)},{challenge.hex()}"
 
 
 def cmd_promote() -> str:
@@ -148,15 +210,16 @@ def cmd_lock() -> str:
 
 
 def cmd_reset(serial: str) -> str:
+    if not _ARGUMENT.fullmatch(serial):
+        raise ValueError(f"serial {serial!r} cannot be sent in a command")
     return f"AT+PVRESET={serial}"
 
 
 # --- reply lines -----------------------------------------------------------
 
-_ERROR_RE = re.compile(r"ERROR: ?(\d{1,3})")
+# [0-9] rather than \d, which also matches non-ASCII digits.
+_ERROR_RE = re.compile(r"ERROR: ?([0-9]{1,3})")
 _INFO_RE = re.compile(r"\+([A-Z0-9]+):(.*)")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_HEX8 = re.compile(r"[0-9a-f]{8}")
 
 
 @dataclass(frozen=True)
