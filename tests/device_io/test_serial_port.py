@@ -1,0 +1,144 @@
+"""Serial ports over real pseudo-terminals: open, read, write, failures."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import serial
+from pty_module import PtyPair
+from serial.tools.list_ports_common import ListPortInfo
+
+from device_io.errors import LinkTimeout, PortBusy, PortError, PortGone, PortNotFound
+from device_io.serial_port import (
+    PortInfo,
+    PortSettings,
+    SerialPort,
+    _configured,
+    _describe,
+    list_serial_ports,
+)
+
+
+def test_bytes_cross_the_port_both_ways(pty_pair: PtyPair) -> None:
+    with SerialPort.open(pty_pair.path, slot="A1") as port:
+        port.write(b"AT+PVCAP?\r\n")
+        os.write(pty_pair.master, b"+PVCAP:1,120,4096\r\nOK\r\n")
+
+        assert os.read(pty_pair.master, 64) == b"AT+PVCAP?\r\n"
+        assert port.read(time.monotonic() + 5) == b"+PVCAP:1,120,4096\r\nOK\r\n"
+
+
+def test_a_read_returns_nothing_once_the_deadline_passes(pty_pair: PtyPair) -> None:
+    with SerialPort.open(pty_pair.path) as port:
+        assert port.read(time.monotonic() + 0.05) == b""
+
+
+def test_bytes_written_before_the_port_opens_are_dropped(pty_pair: PtyPair) -> None:
+    os.write(pty_pair.master, b"stale boot chatter\r\n")
+
+    with SerialPort.open(pty_pair.path) as port:
+        os.write(pty_pair.master, b"OK\r\n")
+        assert port.read(time.monotonic() + 5) == b"OK\r\n"
+
+
+def test_the_port_is_configured_before_it_opens() -> None:
+    handle = _configured("/dev/null", PortSettings(dtr=False, rts=False))
+
+    assert not handle.is_open
+    assert (handle.baudrate, handle.bytesize, handle.parity, handle.stopbits) == (
+        115200,
+        serial.EIGHTBITS,
+        serial.PARITY_NONE,
+        serial.STOPBITS_ONE,
+    )
+    assert (handle.xonxoff, handle.rtscts, handle.dsrdtr) == (False, False, False)
+    assert handle.exclusive is True
+    assert (handle.dtr, handle.rts) == (False, False)
+    assert handle.write_timeout == 2.0
+
+
+def test_a_missing_port_is_port_not_found_naming_port_and_slot() -> None:
+    with pytest.raises(PortNotFound) as caught:
+        SerialPort.open("/dev/ttyUSB-no-such-port", slot="B3")
+
+    assert caught.value.port == "/dev/ttyUSB-no-such-port"
+    assert "slot B3" in str(caught.value)
+
+
+def test_a_port_held_by_another_session_is_port_busy(pty_pair: PtyPair) -> None:
+    with (
+        SerialPort.open(pty_pair.path, slot="A1"),
+        pytest.raises(PortBusy, match="held by another process") as caught,
+    ):
+        SerialPort.open(pty_pair.path, slot="A1")
+
+    assert caught.value.slot == "A1"
+
+
+def test_closing_a_port_releases_it(pty_pair: PtyPair) -> None:
+    SerialPort.open(pty_pair.path).close()
+
+    with SerialPort.open(pty_pair.path) as port:
+        assert port.path == pty_pair.path
+
+
+def test_a_file_that_is_not_a_serial_port_is_refused(tmp_path: Path) -> None:
+    plain = tmp_path / "not-a-tty"
+    plain.write_bytes(b"")
+
+    with pytest.raises(PortError, match="cannot open"):
+        SerialPort.open(str(plain))
+
+
+def test_reading_after_the_other_side_hangs_up_is_port_gone(pty_pair: PtyPair) -> None:
+    with SerialPort.open(pty_pair.path, slot="A1") as port:
+        pty_pair.hang_up()
+
+        with pytest.raises(PortGone, match="during read") as caught:
+            port.read(time.monotonic() + 5)
+
+    assert caught.value.port == pty_pair.path
+
+
+def test_writing_after_the_other_side_hangs_up_is_port_gone(pty_pair: PtyPair) -> None:
+    with SerialPort.open(pty_pair.path) as port:
+        pty_pair.close()
+
+        with pytest.raises(PortGone, match="during write"):
+            port.write(b"AT+PVID?\r\n")
+
+
+def test_a_write_that_cannot_drain_is_a_link_timeout(pty_pair: PtyPair) -> None:
+    settings = PortSettings(write_timeout=0.1)
+
+    # Nobody reads the module's end: the pty buffer fills and stays full.
+    with (
+        SerialPort.open(pty_pair.path, settings=settings) as port,
+        pytest.raises(LinkTimeout, match="did not finish"),
+    ):
+        port.write(b"x" * (1 << 20))
+
+
+def test_port_discovery_describes_usb_adapters() -> None:
+    info = ListPortInfo("/dev/ttyUSB0", skip_link_detection=True)
+    info.vid, info.pid, info.serial_number = 0x0403, 0x6011, "FT4XYZ"
+    info.location, info.description = "1-1.2:1.0", "Quad RS232-HS"
+
+    assert _describe(info) == PortInfo(
+        device="/dev/ttyUSB0",
+        vid=0x0403,
+        pid=0x6011,
+        serial_number="FT4XYZ",
+        location="1-1.2:1.0",
+        description="Quad RS232-HS",
+    )
+
+
+def test_port_discovery_lists_ports_sorted_by_device() -> None:
+    ports = list_serial_ports()
+
+    assert [port.device for port in ports] == sorted(port.device for port in ports)
+    assert all(isinstance(port, PortInfo) for port in ports)
