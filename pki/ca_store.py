@@ -73,6 +73,9 @@ class SqlDialect:
 
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
+# TODO(postgresql): add the PostgreSQL dialect (pyformat, BYTEA, BEGIN
+# ISOLATION LEVEL SERIALIZABLE) with tests against a real server; the driver
+# and the server are not part of the project's dependencies yet.
 SQLITE = SqlDialect(
     name="sqlite",
     paramstyle="named",
