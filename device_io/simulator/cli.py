@@ -1,0 +1,189 @@
+"""Command line of the simulator: ``station simulate`` forwards its arguments.
+
+It prints one line per slot (pty path, link name, serial), optionally writes
+the same as a JSON ports file once every pty is ready, then serves until
+SIGINT or SIGTERM, and stops cleanly: ptys closed, links removed, flash kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from device_io.simulator.errors import SimulatorError
+from device_io.simulator.faults import DESCRIPTIONS, build_plans
+from device_io.simulator.firmware import (
+    DEFAULT_KEYGEN_DELAY,
+    DEFAULT_MAX_LINE,
+    DEFAULT_MAX_OBJECT,
+    FirmwareLimits,
+)
+from device_io.simulator.lot_plan import assign_slots, read_lot_plan
+from device_io.simulator.nameplate import DEFAULT_FIRMWARE
+from device_io.simulator.scenario import read_scenario
+from device_io.simulator.simulator import (
+    DEFAULT_BAUD,
+    PortInfo,
+    Simulator,
+    SimulatorConfig,
+    write_ports_file,
+)
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_SETUP = 2
+
+
+def main(argv: list[str]) -> int:
+    """Run the simulator until SIGINT or SIGTERM.
+
+    Args:
+        argv: Arguments without the program name.
+
+    Returns:
+        0 after a clean stop, 2 when the simulator cannot be set up.
+    """
+    args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    try:
+        config = _config(args)
+    except (SimulatorError, ValueError) as exc:
+        print(f"simulate: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    return _serve(config, args.ports_file)
+
+
+def _serve(config: SimulatorConfig, ports_file: Path | None) -> int:
+    with _stop_signals() as stopped:
+        simulator = Simulator(config)
+        try:
+            ports = simulator.start()
+            if ports_file is not None:
+                write_ports_file(ports_file, ports)
+        except (SimulatorError, OSError) as exc:
+            simulator.stop()
+            print(f"simulate: {exc}", file=sys.stderr)
+            return EXIT_SETUP
+        _announce(ports)
+        stopped.wait()
+        simulator.stop()
+    logger.info("simulator stopped")
+    return EXIT_OK
+
+
+def _announce(ports: list[PortInfo]) -> None:
+    for port in ports:
+        print(f"slot {port.slot}: {port.port} link {port.link} serial {port.serial}")
+    sys.stdout.flush()
+
+
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM; the old handlers come back after."""
+    stopped = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    previous = {
+        signum: signal.signal(signum, on_signal)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stopped
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _config(args: argparse.Namespace) -> SimulatorConfig:
+    plan = read_lot_plan(args.lot_plan, firmware=args.firmware)
+    nameplates = assign_slots(plan, slots=args.slots, first=args.first_index)
+    specs = list(args.misbehave)
+    if args.scenario is not None:
+        specs = [*read_scenario(args.scenario).misbehave, *specs]
+    return SimulatorConfig(
+        state_dir=args.state_dir,
+        nameplates=nameplates,
+        baud=args.baud,
+        limits=FirmwareLimits(
+            max_line=args.max_line,
+            max_object=args.max_object,
+            keygen_delay=args.keygen_delay,
+        ),
+        faults=build_plans(specs, slots=args.slots),
+        seed=args.seed,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="station simulate",
+        description="Serve simulated Ameba modules, one pseudo-terminal each.",
+        epilog=_misbehaviour_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--slots", type=_positive, default=8, help="modules (8)")
+    parser.add_argument("--lot-plan", type=Path, required=True, metavar="CSV")
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path("simulator-state"), metavar="DIR"
+    )
+    parser.add_argument(
+        "--first-index",
+        type=_non_negative,
+        default=0,
+        metavar="K",
+        help="lot plan row (0-based) that slot 1 gets (0)",
+    )
+    parser.add_argument("--firmware", default=DEFAULT_FIRMWARE, metavar="VER")
+    parser.add_argument(
+        "--keygen-delay",
+        type=float,
+        default=DEFAULT_KEYGEN_DELAY,
+        metavar="SECONDS",
+    )
+    parser.add_argument("--baud", type=_positive, default=DEFAULT_BAUD)
+    parser.add_argument("--max-line", type=_positive, default=DEFAULT_MAX_LINE)
+    parser.add_argument("--max-object", type=_positive, default=DEFAULT_MAX_OBJECT)
+    parser.add_argument(
+        "--misbehave",
+        action="append",
+        default=[],
+        metavar="SLOT=KIND[:ARG]",
+        help="make a slot misbehave (repeatable; slots are 1-based)",
+    )
+    parser.add_argument("--scenario", type=Path, metavar="TOML")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the link noise")
+    parser.add_argument("--ports-file", type=Path, metavar="FILE")
+    return parser
+
+
+def _misbehaviour_help() -> str:
+    width = max(len(kind.value) for kind in DESCRIPTIONS)
+    rows = [f"  {kind.value:<{width}}  {text}" for kind, text in DESCRIPTIONS.items()]
+    return "misbehaviours (KIND[:ARG]):\n" + "\n".join(rows)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value

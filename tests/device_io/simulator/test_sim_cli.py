@@ -1,0 +1,125 @@
+"""The command line, run as its own process the way ``station simulate`` runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sim_bench import LOT_PLAN, Wire
+
+from device_io.simulator import main
+
+
+def _wait_for(path: Path, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"no {path}: {process.communicate()}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def simulator_process(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "device_io.simulator",
+            "--slots=3",
+            f"--lot-plan={LOT_PLAN}",
+            f"--state-dir={tmp_path / 'state'}",
+            "--first-index=5",
+            "--firmware=9.9.9",
+            "--keygen-delay=0",
+            "--max-line=512",
+            "--misbehave=2=rsa-key",
+            f"--ports-file={tmp_path / 'ports.json'}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_cli_serves_every_slot_and_stops_cleanly_on_sigterm(
+    simulator_process: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    _wait_for(tmp_path / "ports.json", simulator_process)
+    ports = json.loads((tmp_path / "ports.json").read_text())
+    wire = Wire(ports[0]["link"])
+    identity = wire.command("AT+PVID?")
+    capabilities = wire.command("AT+PVCAP?")
+    wire.close()
+
+    simulator_process.send_signal(signal.SIGTERM)
+    stdout, _ = simulator_process.communicate(timeout=10)
+
+    assert simulator_process.returncode == 0
+    assert [(p["slot"], p["serial"]) for p in ports] == [
+        (1, "AMB82D001006"),
+        (2, "AMB82D001007"),
+        (3, "AMB82D001008"),
+    ]
+    assert identity[0].startswith('+PVID:"AMB82D001006"')
+    assert '"9.9.9",EMPTY' in identity[0]
+    assert capabilities == ["+PVCAP:1,512,4096", "OK"]
+    for port in ports:
+        assert f"slot {port['slot']}: {port['port']} link {port['link']}" in stdout
+        assert not os.path.lexists(port["link"])
+
+
+def test_cli_stops_on_sigint(
+    simulator_process: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    _wait_for(tmp_path / "ports.json", simulator_process)
+
+    simulator_process.send_signal(signal.SIGINT)
+    simulator_process.communicate(timeout=10)
+
+    assert simulator_process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--misbehave=9=echo"], "slot 9 is not in 1..2"),
+        (["--misbehave=1=teleport"], "unknown misbehaviour"),
+        (["--first-index=63"], "not enough for 2 slots"),
+        (["--max-line=60"], "too short"),
+        (["--keygen-delay=-1"], "keygen delay"),
+        (
+            [f"--scenario={LOT_PLAN.parents[1] / 'scenarios' / 'bad-modules.toml'}"],
+            "slot 3 is not in 1..2",
+        ),
+    ],
+)
+def test_cli_refuses_a_bad_setup_with_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    base = ["--slots=2", f"--lot-plan={LOT_PLAN}", f"--state-dir={tmp_path}"]
+
+    assert main([*base, *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_help_lists_every_misbehaviour(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    out = capsys.readouterr().out
+    assert "bad-challenge-signature" in out
+    assert "reset-mid-command" in out
