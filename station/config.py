@@ -123,10 +123,12 @@ class LocalHsmSection(_Section):
     certificate: Path
     pin_env: str | None = None
     pin_file: Path | None = None
+    # Issued certificates; default <state_dir>/ca/ca-store.sqlite.
+    ca_store: Path | None = None
 
-    _paths = field_validator("module", "softhsm2_conf", "certificate", "pin_file")(
-        _resolve
-    )
+    _paths = field_validator(
+        "module", "softhsm2_conf", "certificate", "pin_file", "ca_store"
+    )(_resolve)
 
     @model_validator(mode="after")
     def _pin_source(self) -> LocalHsmSection:
