@@ -1,0 +1,130 @@
+"""The station command line, run as a user runs it: a separate process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pki.devpki import DevPki
+from station.demo import write_demo_config
+from station.workflow import Slot
+
+
+def _station(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "station", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_demo_provisions_four_modules_and_writes_verifiable_chains(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "demo-out"
+
+    run = _station("demo", "--out", str(out), "--keygen-delay", "0.1", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count(" PASS") == 4
+    assert "4 of 4 modules passed" in run.stdout
+    chains = sorted(out.glob("*.chain.pem"))
+    assert len(chains) == 4
+    for chain in chains:
+        verify = subprocess.run(
+            [
+                "openssl",
+                "verify",
+                "-CAfile",
+                str(out / "root.pem"),
+                "-untrusted",
+                str(out / "issuing.pem"),
+                str(chain),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert verify.stdout.strip() == f"{chain}: OK", verify.stderr
+
+
+def test_demo_run_twice_starts_fresh(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    first = _station("demo", "--out", str(out), "--slots", "1", cwd=tmp_path)
+
+    second = _station("demo", "--out", str(out), "--slots", "1", cwd=tmp_path)
+
+    assert (first.returncode, second.returncode) == (0, 0), second.stderr
+    assert "1 of 1 modules passed" in second.stdout
+
+
+def test_demo_refuses_to_wipe_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.txt").write_text("keep me")
+
+    run = _station("demo", "--out", str(out), cwd=tmp_path)
+
+    assert run.returncode == 2
+    assert "was not made by the demo" in run.stderr
+    assert (out / "thesis.txt").read_text() == "keep me"
+
+
+def test_demo_with_a_misbehaving_module_exits_1_naming_the_failure(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "demo-out"
+
+    run = _station(
+        "demo",
+        "--out",
+        str(out),
+        "--slots",
+        "2",
+        "--misbehave",
+        "2=rsa-key",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 1
+    assert "FAIL at check CSR: CSR key is RSA, expected EC P-256" in run.stdout
+    assert "1 of 2 modules passed" in run.stdout
+
+
+@pytest.mark.parametrize("port", ["/dev/no-such-tty", "relative/missing"])
+def test_provision_on_a_missing_port_fails_cleanly(
+    tmp_path: Path, dev_pki: DevPki, port: str
+) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [Slot("slot-1", port)])
+
+    run = _station(
+        "--config",
+        str(config),
+        "provision",
+        "--port",
+        port,
+        "--operator",
+        "B1",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 1
+    assert f"FAIL at connect: no serial port at {port}" in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_provision_without_a_config_says_where_it_looked(tmp_path: Path) -> None:
+    run = _station(
+        "provision", "--port", "/dev/ttyUSB0", "--operator", "B1", cwd=tmp_path
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "station: no configuration file station.toml (from the current folder)"
+    )
