@@ -47,7 +47,7 @@ class LinkSettings:
     """
 
     sync_timeout: float = 2.0
-    sync_attempts: int = 3
+    sync_attempts: int = 5
     drain_quiet: float = 0.1
     drain_limit: float = 2.0
     line_limit: int = MAX_LINE_BYTES

@@ -23,9 +23,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TypeVar
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from device_io.errors import (
     CapabilityError,
@@ -54,6 +58,7 @@ from device_io.pv import (
     SlotState,
     WriteProgress,
     WriteStatus,
+    challenge_message,
     chunk_size,
     cmd_cap,
     cmd_hash,
@@ -98,6 +103,7 @@ _CHUNK_REFUSED = (
 # wrong: drop them and write again.
 _COMMIT_REFUSED = (PvErrorCode.CRC_MISMATCH, PvErrorCode.OFFSET)
 _PUBLIC_KEYS = {0: PvObject.PUB, 1: PvObject.PUB1}
+_STATES = frozenset(state.value for state in SlotState)
 
 _T = TypeVar("_T")
 
@@ -114,6 +120,7 @@ class SessionSettings:
             lock, promote, reset).
         write_timeout: Longest a write to the port may take.
         attempts: Failures in a row, without progress, before a step fails.
+        timeouts: Timeouts in a row, without progress, before a step fails.
         sync_attempts: ``AT+PVSYNC`` rounds in one resynchronisation.
         drain_quiet: Silence that marks the line as drained during a resync.
         drain_limit: Longest a resync drains a module that keeps talking.
@@ -126,8 +133,9 @@ class SessionSettings:
     keygen_timeout: float = 120.0
     commit_timeout: float = 10.0
     write_timeout: float = 2.0
-    attempts: int = 3
-    sync_attempts: int = 3
+    attempts: int = 6
+    timeouts: int = 2
+    sync_attempts: int = 5
     drain_quiet: float = 0.1
     drain_limit: float = 2.0
     dtr: bool = False
@@ -178,11 +186,16 @@ class _Attempts:
 
     Progress counts only past the furthest point reached, so a step that keeps
     failing after re-doing work it already did still runs out of attempts.
+    Timeouts have a budget of their own: noise is cheap to retry, but each
+    timeout costs the whole wait (up to two minutes for a key generation),
+    and a module that stayed silent twice will not answer a third time.
     """
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, settings: SessionSettings) -> None:
+        self.limit = settings.attempts
+        self.timeout_limit = settings.timeouts
         self.failures = 0
+        self.timeouts = 0
         self.retrying = False
         self._furthest = 0
 
@@ -190,12 +203,14 @@ class _Attempts:
         if position > self._furthest:
             self._furthest = position
             self.failures = 0
+            self.timeouts = 0
 
-    def failed(self) -> bool:
+    def failed(self, exc: DeviceError) -> bool:
         """Count a failure; True while another attempt is allowed."""
         self.failures += 1
+        self.timeouts += isinstance(exc, LinkTimeout)
         self.retrying = True
-        return self.failures < self.limit
+        return self.failures < self.limit and self.timeouts < self.timeout_limit
 
 
 class ModuleSession:
@@ -209,6 +224,9 @@ class ModuleSession:
         self._link = link
         self._settings = settings
         self._caps: Capabilities | None = None
+        # The staged write as the last recovery found it; a retried step
+        # resumes from it instead of asking again.
+        self._recovered: WriteStatus | None = None
         self.identity: ModuleIdentity | None = None
         """The identity from the last agreeing pair of reads, once known."""
 
@@ -372,8 +390,22 @@ class ModuleSession:
         self._run(step, writer.attempt)
         logger.info("%s: committed %s, %d bytes", self._where(), obj.value, len(data))
 
-    def sign_challenge(self, slot: int, challenge: bytes) -> bytes:
+    def sign_challenge(
+        self,
+        slot: int,
+        challenge: bytes,
+        *,
+        public_key: ec.EllipticCurvePublicKey | None = None,
+    ) -> bytes:
         """Have the module sign a 32-byte challenge with a slot's key.
+
+        Args:
+            slot: Credential slot whose key signs.
+            challenge: 32 fresh random bytes.
+            public_key: When given, the signature must verify with it. A
+                challenge damaged on its way to the module yields a signature
+                over other bytes; with the key, that is caught and the
+                challenge sent again instead of failing the module.
 
         Returns:
             The DER ECDSA signature over ``pv.challenge_message(challenge)``.
@@ -381,12 +413,19 @@ class ModuleSession:
         Raises:
             ValueError: The challenge is not 32 bytes.
             ModuleError: The module refused (8: no key).
+            IntegrityError: The signature kept failing to verify with
+                ``public_key``.
             DeviceError: The step failed after its attempts.
         """
         command = cmd_sign(slot, challenge)
-        signature = self._run(
-            f"sign slot {slot}", lambda _: parse_sign(self._ask(command))
-        )
+
+        def attempt(attempts: _Attempts) -> bytes:
+            signature = parse_sign(self._ask(command))
+            if public_key is not None:
+                _verify(public_key, signature, challenge)
+            return signature
+
+        signature = self._run(f"sign slot {slot}", attempt)
         logger.info("%s: challenge signed by slot %d", self._where(), slot)
         return signature
 
@@ -460,7 +499,7 @@ class ModuleSession:
 
     def _run(self, step: str, action: Callable[[_Attempts], _T]) -> _T:
         """Run ``action`` until it succeeds, recovering between attempts."""
-        attempts = _Attempts(self._settings.attempts)
+        attempts = _Attempts(self._settings)
         try:
             return self._until_done(step, action, attempts)
         except DeviceError as exc:
@@ -477,27 +516,44 @@ class ModuleSession:
     ) -> _T:
         while True:
             try:
-                if attempts.retrying:
-                    self._recover()
                 return action(attempts)
-            except RECOVERABLE as exc:
-                if not attempts.failed():
-                    raise type(exc)(
-                        f"gave up after {attempts.failures} failed attempts; "
-                        f"last: {exc.message}"
-                    ) from exc
+            except (*RECOVERABLE, ModuleError) as exc:
+                if not _recoverable(exc):
+                    raise
+                if not attempts.failed(exc):
+                    raise _gave_up(exc, attempts.failures) from exc
                 logger.warning(
                     "%s: %s failed (%s); resynchronising",
                     self._where(),
                     step,
                     exc.message,
                 )
+            self._recover()
 
     def _recover(self) -> None:
-        """Resynchronise, then read where the module stands."""
+        """Resynchronise, then read where the module stands.
+
+        Recovery exchanges several lines, so on a noisy link it can fail in
+        turn; it has its own bounded attempts, apart from the step's.
+        """
+        attempts = _Attempts(self._settings)
+        while True:
+            try:
+                return self._recover_once()
+            except (*RECOVERABLE, ModuleError) as exc:
+                if not _recoverable(exc):
+                    raise
+                if not attempts.failed(exc):
+                    raise _gave_up(exc, attempts.failures) from exc
+                logger.warning(
+                    "%s: recovery failed (%s); again", self._where(), exc.message
+                )
+
+    def _recover_once(self) -> None:
         self._link.resync()
-        self._read_identity()
+        self._confirm_identity()
         staged = self._read_write_status()
+        self._recovered = staged
         logger.info(
             "%s: after resync the module is %s, staged write %s",
             self._where(),
@@ -511,6 +567,10 @@ class ModuleSession:
 
     def _read_caps(self) -> Capabilities:
         caps = Capabilities.parse(self._ask(cmd_cap()))
+        again = Capabilities.parse(self._ask(cmd_cap()))
+        if caps != again:
+            # A damaged digit would size every chunk of the session wrongly.
+            raise IntegrityError(f"two capability reads disagree: {caps} then {again}")
         if caps.version != PV_VERSION:
             raise CapabilityError(
                 f"module speaks PV version {caps.version}; "
@@ -529,16 +589,24 @@ class ModuleSession:
             )
         return caps
 
+    def _confirm_identity(self) -> ModuleIdentity:
+        """The module's identity and state, at the cost of one read when it
+        confirms the identity already known; else as ``_read_identity``."""
+        if self.identity is not None:
+            raw = RawIdentity.parse(self._ask(cmd_id()))
+            if _confirms(raw, self.identity):
+                self.identity = replace(self.identity, state=SlotState(raw.state))
+                return self.identity
+        return self._read_identity()
+
     def _read_identity(self) -> ModuleIdentity:
         """Two reads of ``AT+PVID?`` that agree, checked against the rules."""
         first = RawIdentity.parse(self._ask(cmd_id()))
         second = RawIdentity.parse(self._ask(cmd_id()))
-        if _identity_fields(first) != _identity_fields(second):
-            # A flipped character can name another plausible module.
-            raise IntegrityError(
-                f"two identity reads disagree: {_identity_fields(first)} "
-                f"then {_identity_fields(second)}"
-            )
+        if first != second:
+            # A flipped character can name another plausible module. Nothing
+            # between the two reads changes the state, so it must agree too.
+            raise IntegrityError(f"two identity reads disagree: {first} then {second}")
         identity = ModuleIdentity.from_raw(second)
         if self.identity is not None and not identity.same_module(self.identity):
             raise IdentityError(
@@ -550,6 +618,12 @@ class ModuleSession:
 
     def _read_write_status(self) -> WriteStatus:
         return WriteStatus.parse(self._ask(cmd_wstat()))
+
+    def _write_status_for(self, attempts: _Attempts) -> WriteStatus:
+        """The staged write: as recovery just read it on a retry, else asked."""
+        if attempts.retrying and self._recovered is not None:
+            return self._recovered
+        return self._read_write_status()
 
     def _state(self) -> SlotState:
         assert self.identity is not None, "recovery reads the identity first"
@@ -619,8 +693,8 @@ class ModuleSession:
 class _ObjectReader:
     """One object read in chunks; survives failed attempts of its step.
 
-    Chunks already read are kept while the module reports the same object
-    hash, so a damaged chunk costs one chunk, not the whole object.
+    Chunks already read are kept, so a damaged chunk costs one chunk, not the
+    whole object; a SHA-256 mismatch at the end starts the read over.
     """
 
     def __init__(
@@ -639,10 +713,13 @@ class _ObjectReader:
         self._data = bytearray()
 
     def attempt(self, attempts: _Attempts) -> bytes:
-        expected = self._session._hash(self._obj)
-        if expected != self._expected:
-            self._expected = expected
+        # Objects survive resets and only this session's commands change
+        # them (a swapped module fails recovery), so one hash serves every
+        # retry until the data fails it.
+        if self._expected is None:
+            self._expected = self._session._hash(self._obj)
             self._data.clear()
+        expected = self._expected
 
         while len(self._data) < expected.total:
             self._data += self._next_chunk(expected.total)
@@ -658,7 +735,18 @@ class _ObjectReader:
     def _next_chunk(self, total: int) -> bytes:
         offset = len(self._data)
         length = min(self._chunk, total - offset)
-        reply = ReadChunk.parse(self._session._ask(cmd_read(self._obj, offset, length)))
+        try:
+            reply = ReadChunk.parse(
+                self._session._ask(cmd_read(self._obj, offset, length))
+            )
+        except ModuleError as exc:
+            if exc.code is not PvErrorCode.OFFSET:
+                raise
+            # The offset sent lies within the total the module reported, so
+            # the module did not receive the command as it was sent.
+            raise IntegrityError(
+                f"module refused a read at {offset}: {exc.message}"
+            ) from exc
         if (reply.obj, reply.offset, reply.total, len(reply.data)) != (
             self._obj.value,
             offset,
@@ -694,10 +782,10 @@ class _ObjectWriter:
         self._progress = progress
 
     def attempt(self, attempts: _Attempts) -> None:
-        if self._already_committed():
+        offset = self._resume_point(attempts)
+        if offset is None:
             return
 
-        offset = self._start()
         while offset < len(self._data):
             offset = self._send_chunk(offset)
             attempts.progressed(offset)
@@ -713,17 +801,36 @@ class _ObjectWriter:
             self._sha256,
         )
 
-    def _start(self) -> int:
-        """Resume a staged write of these bytes, or open a new one."""
-        staged = self._session._read_write_status()
+    def _resume_point(self, attempts: _Attempts) -> int | None:
+        """Where this attempt starts writing; None when already committed.
+
+        A staged write of these bytes is resumed. Otherwise the object may
+        already be committed (a lost commit reply, an earlier session); if
+        not, a new staged write is opened.
+        """
+        staged = self._session._write_status_for(attempts)
         if (staged.obj, staged.total, staged.sha256) == (
             self._obj.value,
             len(self._data),
             self._sha256,
         ) and staged.next_offset <= len(self._data):
             return staged.next_offset
-        self._session._do(cmd_wbegin(self._obj, len(self._data), self._sha256))
+        if self._already_committed():
+            return None
+        self._begin()
         return 0
+
+    def _begin(self) -> None:
+        try:
+            self._session._do(cmd_wbegin(self._obj, len(self._data), self._sha256))
+        except ModuleError as exc:
+            if exc.code is not PvErrorCode.STORAGE:
+                raise
+            # The total sent is within the module's max object, so a refusal
+            # over the size means the command was damaged on the way.
+            raise IntegrityError(
+                f"module refused to stage {len(self._data)} bytes: {exc.message}"
+            ) from exc
 
     def _send_chunk(self, offset: int) -> int:
         piece = self._data[offset : offset + self._chunk]
@@ -761,6 +868,28 @@ class _ObjectWriter:
             )
 
 
+def _confirms(raw: RawIdentity, known: ModuleIdentity) -> bool:
+    """True when one read names the known module with a valid state."""
+    named = (raw.serial, raw.mac.lower(), raw.model, raw.lot, raw.firmware)
+    expected = (known.serial, known.mac, known.model, known.lot, known.firmware)
+    return named == expected and raw.state in _STATES
+
+
+def _recoverable(exc: DeviceError) -> bool:
+    if isinstance(exc, ModuleError):
+        # The station only sends well-formed commands: "bad parameter" means
+        # the line was damaged on its way to the module.
+        return exc.code is PvErrorCode.BAD_PARAMETER
+    return isinstance(exc, RECOVERABLE)
+
+
+def _gave_up(exc: DeviceError, failures: int) -> DeviceError:
+    message = f"gave up after {failures} failed attempts; last: {exc.message}"
+    if isinstance(exc, ModuleError):
+        return ModuleError(message, int(exc.code))
+    return type(exc)(message)
+
+
 def _public_key_object(slot: int) -> PvObject:
     try:
         return _PUBLIC_KEYS[slot]
@@ -768,6 +897,14 @@ def _public_key_object(slot: int) -> PvObject:
         raise ValueError(f"credential slot must be 0 or 1, not {slot!r}") from None
 
 
-def _identity_fields(raw: RawIdentity) -> tuple[str, ...]:
-    """The fields that name a module; the slot state may change between reads."""
-    return raw.serial, raw.mac, raw.model, raw.lot, raw.firmware
+def _verify(
+    public_key: ec.EllipticCurvePublicKey, signature: bytes, challenge: bytes
+) -> None:
+    try:
+        public_key.verify(
+            signature, challenge_message(challenge), ec.ECDSA(hashes.SHA256())
+        )
+    except InvalidSignature:
+        raise IntegrityError(
+            "challenge signature does not verify with the expected key"
+        ) from None

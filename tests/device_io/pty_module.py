@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import select
 import threading
 import tty
@@ -127,7 +128,9 @@ class Fault(Enum):
     NOISE = auto()  # garbage first, then the normal reply
     BAD_CRC = auto()  # a +PVREAD reply whose CRC does not match its data
     FLIP_SERIAL = auto()  # a +PVID reply with the last serial character changed
-    ERROR_CRC = auto()  # answer ERROR: 4 without carrying the command out
+    REFUSE = auto()  # answer ERROR: <code> without carrying the command out
+    SIGN_OTHER = auto()  # sign another challenge, as if it arrived damaged
+    BUMP_DIGIT = auto()  # the first digit of the reply's first line, plus one
 
 
 @dataclass
@@ -135,6 +138,7 @@ class _Armed:
     prefix: str
     fault: Fault
     times: int
+    code: int
 
 
 @dataclass
@@ -197,10 +201,13 @@ class ModuleDouble:
         self._flips = 0
         self._lock = threading.Lock()
 
-    def arm(self, prefix: str, fault: Fault, *, times: int = 1) -> None:
-        """Apply ``fault`` to the next ``times`` commands starting with prefix."""
+    def arm(self, prefix: str, fault: Fault, *, times: int = 1, code: int = 0) -> None:
+        """Apply ``fault`` to the next ``times`` commands starting with prefix.
+
+        ``code`` is the error code ``Fault.REFUSE`` answers with.
+        """
         with self._lock:
-            self._armed.append(_Armed(prefix, fault, times))
+            self._armed.append(_Armed(prefix, fault, times, code))
 
     def disarm(self) -> None:
         """Drop every fault still armed."""
@@ -238,25 +245,28 @@ class ModuleDouble:
             return b""
         with self._lock:
             self.commands.append(line)
-            fault = self._take_fault(line)
+            armed = self._take_fault(line)
+        fault = armed.fault if armed else None
         if fault is Fault.IGNORE:
             return b""
         if fault is Fault.RESET:
             self.staged = None
             return BANNER
-        if fault is Fault.ERROR_CRC:
-            return self._frame(line, ["ERROR: 4"])
+        if armed and fault is Fault.REFUSE:
+            return self._frame(line, [f"ERROR: {armed.code}"])
         reply = self._execute(line, fault)
         if fault is Fault.LOSE_REPLY:
             return b""
+        if fault is Fault.BUMP_DIGIT:
+            reply[0] = re.sub(r"\d", _bump, reply[0], count=1)
         framed = self._frame(line, reply)
         return b"\x00\xfe garbage\r\n" + framed if fault is Fault.NOISE else framed
 
-    def _take_fault(self, line: str) -> Fault | None:
+    def _take_fault(self, line: str) -> _Armed | None:
         for armed in self._armed:
             if armed.times > 0 and line.startswith(armed.prefix):
                 armed.times -= 1
-                return armed.fault
+                return armed
         return None
 
     def _frame(self, line: str, reply: list[str]) -> bytes:
@@ -378,7 +388,10 @@ class ModuleDouble:
         slot = self.slots.get(int(args[0]))
         if slot is None:
             raise _Refused(8)
-        message = b"PV-CHALLENGE-V1\x00" + bytes.fromhex(args[1])
+        challenge = bytes.fromhex(args[1])
+        if fault is Fault.SIGN_OTHER:
+            challenge = bytes(byte ^ 0x01 for byte in challenge)
+        message = b"PV-CHALLENGE-V1\x00" + challenge
         signature = slot.key.sign(message, ec.ECDSA(hashes.SHA256()))
         return [f'+PVSIGN:"{_b64(signature)}"', "OK"]
 
@@ -404,6 +417,10 @@ class ModuleDouble:
         self.slots.clear()
         self.staged = None
         return ["OK"]
+
+
+def _bump(digit: re.Match[str]) -> str:
+    return str((int(digit[0]) + 1) % 10)
 
 
 class _Refused(Exception):

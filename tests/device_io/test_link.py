@@ -21,7 +21,9 @@ from device_io.pv import InfoLine
 from device_io.serial_port import SerialPort
 
 Start = Callable[[Callable[[str], bytes]], Responder]
-FAST = LinkSettings(sync_timeout=0.3, drain_quiet=0.02, drain_limit=0.3)
+FAST = LinkSettings(
+    sync_timeout=0.3, sync_attempts=3, drain_quiet=0.02, drain_limit=0.3
+)
 
 
 @pytest.fixture

@@ -133,6 +133,15 @@ def test_unusable_capabilities_are_refused(
     assert (caught.value.slot, caught.value.step) == ("A1", "capabilities")
 
 
+def test_capability_reads_that_disagree_are_read_again(
+    session: ModuleSession, module: ModuleDouble
+) -> None:
+    module.arm("AT+PVCAP?", Fault.BUMP_DIGIT)
+
+    assert session.capabilities().version == 1
+    assert len(module.sent("AT+PVCAP?")) == 4
+
+
 def test_a_chain_above_max_object_is_refused_before_any_write(
     open_on: Callable[..., ModuleSession],
 ) -> None:
@@ -167,7 +176,7 @@ def test_identity_reads_that_keep_disagreeing_fail_the_step(
     with pytest.raises(IntegrityError, match="two identity reads disagree") as caught:
         session.identify()
 
-    assert "gave up after 3 failed attempts" in str(caught.value)
+    assert f"gave up after {FAST.attempts} failed attempts" in str(caught.value)
     assert (caught.value.slot, caught.value.step) == ("A1", "identify")
 
 
@@ -206,7 +215,79 @@ def test_noise_in_a_reply_triggers_a_resync_and_the_command_again(
     assert len(keyed.sent("AT+PVWSTAT?")) == 1
 
 
-def test_a_mute_module_fails_the_step_with_a_timeout_naming_everything(
+def test_recovery_confirms_a_known_identity_with_one_read(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    session.identify()
+    keyed.commands.clear()
+    keyed.arm("AT+PVHASH=PUB", Fault.NOISE)
+
+    session.read_object(PvObject.PUB)
+
+    assert len(keyed.sent("AT+PVID?")) == 1
+
+
+def test_a_damaged_identity_read_during_recovery_is_read_again_in_pairs(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    session.identify()
+    keyed.commands.clear()
+    keyed.arm("AT+PVHASH=PUB", Fault.NOISE)
+    keyed.arm("AT+PVID?", Fault.FLIP_SERIAL)
+
+    assert session.read_object(PvObject.PUB) == keyed.slots[0].pub
+    assert len(keyed.sent("AT+PVID?")) == 3
+
+
+def test_a_bad_parameter_answer_means_a_damaged_command_and_is_retried(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    keyed.arm("AT+PVREAD=CSR,0,", Fault.REFUSE, code=1)
+
+    assert session.read_object(PvObject.CSR) == keyed.slots[0].csr
+    assert len(keyed.sent("AT+PVREAD=CSR,0,")) == 2
+
+
+def test_a_storage_refusal_of_a_staged_write_within_limits_is_retried(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    keyed.arm("AT+PVWBEGIN", Fault.REFUSE, code=6)
+
+    session.write_object(PvObject.CHAIN, CHAIN)
+
+    assert keyed.slots[0].chain == CHAIN
+    assert len(keyed.sent("AT+PVWBEGIN")) == 2
+
+
+def test_a_signature_over_a_damaged_challenge_is_asked_for_again(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    keyed.arm("AT+PVSIGN", Fault.SIGN_OTHER)
+    challenge = os.urandom(32)
+
+    signature = session.sign_challenge(
+        0, challenge, public_key=keyed.slots[0].key.public_key()
+    )
+
+    keyed.slots[0].key.public_key().verify(
+        signature, challenge_message(challenge), ec.ECDSA(hashes.SHA256())
+    )
+    assert len(keyed.sent("AT+PVSIGN")) == 2
+
+
+def test_a_signature_that_never_verifies_fails_the_step(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    other_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+
+    with pytest.raises(IntegrityError, match="does not verify") as caught:
+        session.sign_challenge(0, os.urandom(32), public_key=other_key)
+
+    assert caught.value.step == "sign slot 0"
+    assert len(keyed.sent("AT+PVSIGN")) == FAST.attempts
+
+
+def test_a_silent_command_fails_after_two_timeouts_naming_everything(
     open_on: Callable[..., ModuleSession],
 ) -> None:
     module = ModuleDouble()
@@ -218,14 +299,14 @@ def test_a_mute_module_fails_the_step_with_a_timeout_naming_everything(
         session.capabilities()
 
     error = caught.value
-    assert "gave up after 3 failed attempts" in error.message
+    assert f"gave up after {FAST.timeouts} failed attempts" in error.message
     assert (error.slot, error.serial, error.step) == (
         "A1",
         "AMB82D001001",
         "capabilities",
     )
     assert error.port is not None
-    assert len(module.sent("AT+PVCAP?")) == 3
+    assert len(module.sent("AT+PVCAP?")) == FAST.timeouts
 
 
 def test_a_reset_mid_write_restarts_the_staged_write(
@@ -256,7 +337,7 @@ def test_a_lost_chunk_reply_resumes_from_the_modules_next_offset(
 def test_a_chunk_the_module_finds_damaged_is_sent_again(
     session: ModuleSession, keyed: ModuleDouble
 ) -> None:
-    keyed.arm("AT+PVW=300,", Fault.ERROR_CRC)
+    keyed.arm("AT+PVW=300,", Fault.REFUSE, code=4)
 
     session.write_object(PvObject.CHAIN, CHAIN)
 
