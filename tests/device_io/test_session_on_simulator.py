@@ -1,0 +1,169 @@
+"""Whole sessions against the product's module simulator, over its ptys."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pty_module import FAST
+
+from device_io.chain import encode_chain
+from device_io.errors import ModuleError, PortGone, PvErrorCode
+from device_io.pv import PvObject, SlotState
+from device_io.session import ModuleSession, SessionSettings, open_session
+from device_io.simulator.faults import CommandTrigger, FaultPlan
+from device_io.simulator.firmware import FirmwareLimits
+from device_io.simulator.nameplate import Nameplate
+from device_io.simulator.simulator import Simulator, SimulatorConfig
+
+NOW = datetime.datetime.now(datetime.UTC)
+ISSUER = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test Issuing CA")])
+# Faulty modules per 1-based slot; slot 1 is a good module.
+PLANS = {
+    2: FaultPlan(echo=True, stray_rate=0.3),
+    3: FaultPlan(reset_on=CommandTrigger("PVW", 3)),
+    4: FaultPlan(bit_error_rate=2e-4, drop_rate=1e-4, repeat_rate=1e-4),
+    5: FaultPlan(flash_full=True),
+    6: FaultPlan(unplug_on=CommandTrigger("PVREAD", 2)),
+}
+# Real timing except key generation, which would cost a second per module.
+SETTINGS = replace(FAST, command_timeout=1.0, keygen_timeout=2.0, commit_timeout=2.0)
+
+
+@pytest.fixture(scope="module")
+def issuer_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    plates = [
+        Nameplate(f"AMB82D00100{n}", f"00:e0:4c:87:00:0{n}", "AMB82", "LOT-2026-0042")
+        for n in range(1, 7)
+    ]
+    config = SimulatorConfig(
+        state_dir=tmp_path / "sim",
+        nameplates=plates,
+        limits=FirmwareLimits(keygen_delay=0.05),
+        faults=PLANS,
+        seed=11,
+    )
+    with Simulator(config) as running:
+        yield running
+
+
+def open_slot(
+    simulator: Simulator, slot: int, settings: SessionSettings = SETTINGS
+) -> ModuleSession:
+    return open_session(simulator.port(slot).port, slot=f"S{slot}", settings=settings)
+
+
+def certificate(
+    subject: x509.Name,
+    key: ec.EllipticCurvePublicKey,
+    signer: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ISSUER)
+        .public_key(key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + datetime.timedelta(days=1))
+        .sign(signer, hashes.SHA256())
+    )
+
+
+def chain_for(csr_der: bytes, issuer_key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A leaf for the CSR's key and its issuer, as the station would write."""
+    csr = x509.load_der_x509_csr(csr_der)
+    leaf_key = csr.public_key()
+    assert isinstance(leaf_key, ec.EllipticCurvePublicKey)
+    return encode_chain(
+        [
+            certificate(csr.subject, leaf_key, issuer_key),
+            certificate(ISSUER, issuer_key.public_key(), issuer_key),
+        ]
+    )
+
+
+def provision(session: ModuleSession, issuer_key: ec.EllipticCurvePrivateKey) -> None:
+    """The whole flow, checking each result as the station does."""
+    session.capabilities()
+    assert session.identify().state is SlotState.EMPTY
+    assert session.generate_key(0) is True
+    csr_der = session.read_object(PvObject.CSR)
+    leaf_key = x509.load_der_x509_csr(csr_der).public_key()
+    assert isinstance(leaf_key, ec.EllipticCurvePublicKey)
+
+    chain = chain_for(csr_der, issuer_key)
+    session.write_object(PvObject.CHAIN, chain)
+    assert session.read_object(PvObject.CHAIN) == chain
+
+    session.sign_challenge(0, os.urandom(32), public_key=leaf_key)
+    session.lock()
+    assert session.identify().state is SlotState.LOCKED
+
+
+@pytest.mark.parametrize(
+    "slot",
+    [
+        pytest.param(1, id="good"),
+        pytest.param(2, id="echo-and-stray-lines"),
+        pytest.param(3, id="reset-mid-write"),
+        pytest.param(4, id="bit-errors-dropped-and-repeated-bytes"),
+    ],
+)
+def test_a_module_is_provisioned_end_to_end(
+    simulator: Simulator, issuer_key: ec.EllipticCurvePrivateKey, slot: int
+) -> None:
+    with open_slot(simulator, slot) as session:
+        provision(session, issuer_key)
+
+    assert simulator.firmware(slot).state == "LOCKED"
+
+
+def test_a_second_session_finds_the_module_provisioned(
+    simulator: Simulator, issuer_key: ec.EllipticCurvePrivateKey
+) -> None:
+    with open_slot(simulator, 1) as session:
+        provision(session, issuer_key)
+
+    with open_slot(simulator, 1) as session:
+        assert session.identify().state is SlotState.LOCKED
+        assert session.generate_key(0) is False
+        with pytest.raises(ModuleError) as caught:
+            session.reset("AMB82D001001")
+
+    assert caught.value.code is PvErrorCode.LOCKED
+
+
+def test_a_full_flash_refuses_key_generation(simulator: Simulator) -> None:
+    with open_slot(simulator, 5) as session:
+        session.identify()
+        with pytest.raises(ModuleError) as caught:
+            session.generate_key(0)
+
+    assert caught.value.code is PvErrorCode.STORAGE
+    assert (caught.value.slot, caught.value.step) == ("S5", "keygen slot 0")
+
+
+def test_an_unplugged_module_fails_the_session_with_port_gone(
+    simulator: Simulator,
+) -> None:
+    with open_slot(simulator, 6) as session:
+        session.identify()
+        session.generate_key(0)
+        with pytest.raises(PortGone) as caught:
+            session.read_object(PvObject.CSR)
+
+    assert (caught.value.slot, caught.value.serial) == ("S6", "AMB82D001006")
