@@ -121,8 +121,15 @@ class Provisioner:
         self.listener = listener
         self.clock = clock
 
-    def provision(self, slot: Slot) -> ModuleResult:
+    def provision(
+        self, slot: Slot, *, listener: EventListener | None = None
+    ) -> ModuleResult:
         """Provision the module seated in ``slot``; never raises for a module fault.
+
+        Args:
+            slot: The slot whose module to provision.
+            listener: Receives this module's events instead of the
+                provisioner's own listener.
 
         Returns:
             The result, PASS or FAIL with the failing step and reason. The
@@ -132,8 +139,8 @@ class Provisioner:
         run_id = self.journal.start_run(
             slot=slot.name, port=slot.port, operator=self.operator
         )
-        job = _Job(self, slot, run_id)
-        self.listener(SlotEvent(EventKind.STARTED, slot.name))
+        job = _Job(self, slot, run_id, listener or self.listener)
+        job.listener(SlotEvent(EventKind.STARTED, slot.name))
         try:
             job.run()
         except StepFailed as exc:
@@ -161,7 +168,7 @@ class Provisioner:
             cert_serial,
             elapsed,
         )
-        self.listener(
+        job.listener(
             SlotEvent(EventKind.PASSED, job.slot.name, serial=job.serial, fraction=1.0)
         )
         return job.result(RunStatus.PASS, elapsed)
@@ -175,7 +182,7 @@ class Provisioner:
             failure_reason=exc.reason,
         )
         logger.warning("%s", exc)
-        self.listener(
+        job.listener(
             SlotEvent(
                 EventKind.FAILED,
                 job.slot.name,
@@ -194,6 +201,7 @@ class _Job:
     owner: Provisioner
     slot: Slot
     run_id: int
+    listener: EventListener
     step: Step | None = None
     session: ModuleSession | None = None
     identity: ModuleIdentity | None = None
@@ -291,7 +299,7 @@ class _Job:
         return failure
 
     def _emit(self, kind: EventKind, fraction: float = 0.0, message: str = "") -> None:
-        self.owner.listener(
+        self.listener(
             SlotEvent(
                 kind,
                 self.slot.name,
