@@ -4,7 +4,10 @@
     ├── ConfigError         a configuration value is missing or invalid
     ├── SecretError         a secret (HSM PIN, TLS key) cannot be read safely
     ├── JournalError        the journal cannot be read or written
+    ├── LotPlanError        a lot plan file or import is malformed
     └── StepFailed          a module failed a provisioning step
+        ├── PlanRefused         the module is not allowed by the active lot plan
+        ├── CloneRefused        the module's serial or MAC is bound to another key
         ├── CsrRejected         the module's CSR failed a check
         ├── ChainRejected       the issued chain failed a check before writing
         ├── PossessionFailed    the module could not prove it holds the key
@@ -31,6 +34,10 @@ class SecretError(StationError):
 
 class JournalError(StationError):
     """The station journal cannot be read or written."""
+
+
+class LotPlanError(StationError):
+    """A lot plan is malformed or cannot be imported; names file and line."""
 
 
 class StepFailed(StationError):
@@ -68,6 +75,14 @@ class StepFailed(StationError):
             if value
         ]
         return f"{self.reason} ({', '.join(where)})" if where else self.reason
+
+
+class PlanRefused(StepFailed):
+    """The module is not allowed by the active lot plan."""
+
+
+class CloneRefused(StepFailed):
+    """The module's serial or MAC is already bound to a different key."""
 
 
 class CsrRejected(StepFailed):
