@@ -280,6 +280,16 @@ class Journal:
             return self._runs("", ())
         return self._runs("WHERE serial = ?", (serial,))
 
+    def find(self, text: str) -> list[RunRecord]:
+        """Runs of the module whose serial or MAC is ``text``, oldest first.
+
+        A MAC matches with or without colons and in either case.
+        """
+        mac = text.strip().lower().replace(":", "").replace("-", "")
+        return self._runs(
+            "WHERE serial = ? OR replace(lower(mac), ':', '') = ?", (text.strip(), mac)
+        )
+
     def unfinished(self, *, serial: str | None = None) -> list[RunRecord]:
         """Runs still RUNNING (cut short by a crash), oldest first."""
         if serial is None:

@@ -97,3 +97,18 @@ def test_unopenable_journal_names_the_path(tmp_path: Path) -> None:
 
     with pytest.raises(JournalError, match="cannot open journal"):
         Journal(blocker / "journal.sqlite", station="ST-1")
+
+
+def test_find_matches_serial_or_mac_in_any_spelling(journal: Journal) -> None:
+    run = journal.start_run(slot="s", port="p", operator="o")
+    journal.record_identity(
+        run, serial="SN1", mac="00:e0:4c:87:00:01", model="M", lot="L", firmware="F"
+    )
+
+    by_serial = journal.find("SN1")
+    by_mac = journal.find("00-E0-4C-87-00-01")
+    by_bare_mac = journal.find("00e04c870001")
+
+    assert [r.id for r in by_serial] == [r.id for r in by_mac] == [run]
+    assert [r.id for r in by_bare_mac] == [run]
+    assert journal.find("SN2") == []
