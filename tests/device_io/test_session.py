@@ -239,6 +239,24 @@ def test_a_damaged_identity_read_during_recovery_is_read_again_in_pairs(
     assert len(keyed.sent("AT+PVID?")) == 3
 
 
+def test_a_damaged_total_in_the_hash_reply_is_read_again(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    keyed.arm("AT+PVHASH=CSR", Fault.BUMP_DIGIT)
+
+    assert session.read_object(PvObject.CSR) == keyed.slots[0].csr
+    assert len(keyed.sent("AT+PVHASH=CSR")) == 2
+
+
+def test_a_chunk_retry_does_not_read_the_hash_again(
+    session: ModuleSession, keyed: ModuleDouble
+) -> None:
+    keyed.arm("AT+PVREAD=CSR,120,", Fault.NOISE)
+
+    assert session.read_object(PvObject.CSR) == keyed.slots[0].csr
+    assert len(keyed.sent("AT+PVHASH=CSR")) == 1
+
+
 def test_a_bad_parameter_answer_means_a_damaged_command_and_is_retried(
     session: ModuleSession, keyed: ModuleDouble
 ) -> None:
