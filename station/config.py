@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from station.errors import ConfigError
+from station.fixture_map import FixtureMap, default_slot_ports
 
 CONFIG_ENV = "STATION_CONFIG"
 DEFAULT_CONFIG = Path("station.toml")
@@ -160,7 +161,12 @@ class LinkSection(_Section):
 
 
 class SlotSection(_Section):
-    """``[[slots]]``: one fixture slot and its serial port."""
+    """``[[slots]]``: one fixture slot and its serial port.
+
+    With a ``[fixture]`` map, ``port`` may be left out: it is then the slot's
+    stable link ``/dev/provision/<name>``; with no ``[[slots]]`` at all, every
+    fixture slot is a station slot.
+    """
 
     name: Annotated[str, Field(pattern=_NAME.pattern)]
     port: str
@@ -175,7 +181,13 @@ class StationConfig(_Section):
     trust: TrustSection
     issuer: IssuerSection
     link: LinkSection = LinkSection()
+    fixture: FixtureMap | None = None
     slots: list[SlotSection] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixture_ports(cls, data: object) -> object:
+        return default_slot_ports(data)
 
     @field_validator("slots")
     @classmethod

@@ -331,3 +331,42 @@ def _key_line(lines: list[str], start: int, key: str) -> int | None:
         if assignment.match(lines[number]):
             return number + 1
     return None
+
+
+def default_slot_ports(config: object) -> object:
+    """Station configuration data with fixture ports filled in, before validation.
+
+    When the configuration has a ``[fixture]`` map, a ``[[slots]]`` entry
+    without a ``port`` uses its slot's stable link, and a configuration with
+    no ``[[slots]]`` at all runs one slot per fixture slot. Anything this
+    cannot make sense of is returned as it is, for validation to report.
+
+    Args:
+        config: The configuration as read from TOML.
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("fixture"), dict):
+        return config
+    fixture_slots = config["fixture"].get("slots")
+    if not isinstance(fixture_slots, list):
+        return config
+
+    names = [
+        slot["name"]
+        for slot in fixture_slots
+        if isinstance(slot, dict)
+        and isinstance(slot.get("name"), str)
+        and SLOT_NAME.fullmatch(slot["name"])
+    ]
+    slots = config.get("slots", [{"name": name} for name in names])
+    if not isinstance(slots, list):
+        return config
+    return {**config, "slots": [_with_port(slot, names) for slot in slots]}
+
+
+def _with_port(slot: object, fixture_names: list[str]) -> object:
+    if not isinstance(slot, dict) or "port" in slot:
+        return slot
+    name = slot.get("name")
+    if name not in fixture_names:
+        return slot
+    return {**slot, "port": stable_link(str(name))}
