@@ -27,6 +27,7 @@ from station.config import LocalHsmSection, StationConfig
 from station.errors import ConfigError
 from station.events import EventListener, ignore_events
 from station.journal import Clock, Journal, utc_now
+from station.lot_store import LotStore
 from station.secrets import read_secret
 from station.workflow import Provisioner, Slot, Trust
 
@@ -68,18 +69,21 @@ def open_station(
     config: StationConfig,
     *,
     operator: str,
+    lot: str,
     listener: EventListener = ignore_events,
     clock: Clock = utc_now,
 ) -> Station:
-    """Open the journal, issuer and trust anchor a configuration names.
+    """Open the journal, issuer, trust anchor and lot plan a station runs with.
 
     Args:
         config: The validated configuration.
         operator: Badge id of the signed-in operator, written on every record.
+        lot: The lot to run; its plan must have been imported.
         listener: Receives every slot event.
         clock: Source of time for the journal and the checks.
 
     Raises:
+        LotPlanError: No plan was imported for ``lot``.
         ConfigError: A file the configuration names cannot be used.
         SecretError: The token PIN cannot be read safely.
         IssuerUnavailable: The issuing CA cannot be opened.
@@ -87,6 +91,8 @@ def open_station(
     """
     with ExitStack() as resources:
         trust = load_trust(config)
+        with LotStore(config.lots_path) as lots:
+            plan = lots.plan(lot)
         journal = resources.enter_context(
             Journal(config.journal_path, station=config.station.name, clock=clock)
         )
@@ -95,6 +101,7 @@ def open_station(
             issuer=issuer,
             journal=journal,
             trust=trust,
+            plan=plan,
             link=session_settings(config),
             operator=operator,
             listener=listener,

@@ -16,12 +16,20 @@ from pathlib import Path
 from ca_client.errors import IssuerError
 from device_io.errors import DeviceError
 from pki import PkiError
-from station.commands import EXIT_ERROR, Command, demo, pki, provision, simulate
+from station.commands import (
+    EXIT_ERROR,
+    Command,
+    demo,
+    lot,
+    pki,
+    provision,
+    simulate,
+)
 from station.errors import StationError
 
 _KNOWN_ERRORS = (StationError, DeviceError, IssuerError, PkiError)
 # In the order ``station --help`` lists them.
-_COMMAND_GROUPS = (demo, provision, simulate, pki)
+_COMMAND_GROUPS = (demo, provision, simulate, lot, pki)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

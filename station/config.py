@@ -203,6 +203,11 @@ class StationConfig(_Section):
         """Where the station journal lives."""
         return self.station.state_dir / "journal.sqlite"
 
+    @property
+    def lots_path(self) -> Path:
+        """Where the imported lot plans live."""
+        return self.station.state_dir / "lots.sqlite"
+
 
 def find_config(explicit: Path | None) -> Path:
     """The config file to use: ``explicit``, ``$STATION_CONFIG`` or ./station.toml.

@@ -25,16 +25,20 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from device_io.chain import decode_chain
 from pki import DevPki, init_dev_pki
 from station.assembly import open_station
-from station.config import load_config
+from station.config import StationConfig, load_config
 from station.errors import StationError
 from station.events import EventListener
 from station.journal import RunRecord, RunStatus
 from station.line import provision_all
+from station.lot_plan import LotPlan, read_lot_plan
+from station.lot_store import LotStore
 from station.report import format_results
 from station.workflow import ModuleResult, Slot
 
 DEMO_LOT_PLAN = Path(__file__).resolve().parents[1] / "fixtures/lots/LOT-2026-0042.csv"
 DEMO_OPERATOR = "demo"
+# The firmware the simulated modules report, allowed for the demo lot.
+DEMO_FIRMWARE = "1.4.2"
 # Marks a folder as made by the demo, so that only such a folder is wiped.
 _MARKER = ".station-demo"
 _PORTS_WAIT = 30.0
@@ -78,11 +82,21 @@ def run_demo(options: DemoOptions, listener: EventListener) -> list[ModuleResult
         slots = [Slot(f"slot-{port.slot}", port.link) for port in ports]
         config_path = write_demo_config(out, pki, slots)
         config = load_config(config_path)
-        with open_station(config, operator=DEMO_OPERATOR, listener=listener) as station:
+        plan = _import_demo_plan(config)
+        with open_station(
+            config, operator=DEMO_OPERATOR, lot=plan.lot, listener=listener
+        ) as station:
             results = provision_all(station.provisioner, station.slots)
             _write_outputs(out, pki, station.journal.runs())
     (out / "results.txt").write_text(format_results(results) + "\n")
     return results
+
+
+def _import_demo_plan(config: StationConfig) -> LotPlan:
+    plan = read_lot_plan(DEMO_LOT_PLAN, allowed_firmware=[DEMO_FIRMWARE])
+    with LotStore(config.lots_path) as lots:
+        lots.import_plan(plan, imported_by=DEMO_OPERATOR, source=str(DEMO_LOT_PLAN))
+    return plan
 
 
 def _fresh_folder(out: Path) -> Path:
@@ -120,6 +134,8 @@ def _simulator(state_dir: Path, options: DemoOptions) -> Iterator[list[Simulated
         str(ports_file),
         "--keygen-delay",
         str(options.keygen_delay),
+        "--firmware",
+        DEMO_FIRMWARE,
         *[arg for spec in options.misbehave for arg in ("--misbehave", spec)],
     ]
     process = subprocess.Popen(command, stdout=log, stderr=log)

@@ -28,6 +28,7 @@ Clock = Callable[[], datetime.datetime]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'provision',
     station TEXT NOT NULL,
     operator TEXT NOT NULL,
     slot TEXT NOT NULL,
@@ -60,6 +61,30 @@ CREATE TABLE IF NOT EXISTS steps (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS steps_run ON steps (run_id);
+CREATE INDEX IF NOT EXISTS runs_mac ON runs (mac);
+CREATE TABLE IF NOT EXISTS imported_records (
+    id INTEGER PRIMARY KEY,
+    station TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    mac TEXT NOT NULL,
+    spki_sha256 TEXT NOT NULL,
+    cert_serial TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    UNIQUE (station, cert_serial)
+);
+CREATE INDEX IF NOT EXISTS imported_serial ON imported_records (serial);
+CREATE INDEX IF NOT EXISTS imported_mac ON imported_records (mac);
+CREATE TABLE IF NOT EXISTS qa_flags (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    serial TEXT NOT NULL,
+    mac TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    flagged_at TEXT NOT NULL
+);
 """
 
 
@@ -77,6 +102,7 @@ class RunRecord:
     """One row of the ``runs`` table."""
 
     id: int
+    kind: str
     station: str
     operator: str
     slot: str
@@ -108,6 +134,42 @@ class StepRecord:
     detail: str
     spki_sha256: str | None
     at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A module key bound to a serial and MAC by an issued certificate.
+
+    Attributes:
+        record: Where the binding comes from (``run 12``, ``import from F``).
+        station: The station that provisioned the module.
+        slot: Its slot there.
+        serial: Module serial.
+        mac: Module MAC.
+        spki_sha256: SHA-256 of the module key's SPKI.
+        cert_serial: The certificate's serial number, hex.
+        at: When the run started (or the certificate was issued).
+    """
+
+    record: str
+    station: str
+    slot: str
+    serial: str
+    mac: str
+    spki_sha256: str
+    cert_serial: str
+    at: datetime.datetime
+
+
+@dataclass(frozen=True)
+class QaFlag:
+    """A module QA must look at, and why."""
+
+    run_id: int
+    serial: str
+    mac: str
+    reason: str
+    flagged_at: datetime.datetime
 
 
 def utc_now() -> datetime.datetime:
@@ -168,13 +230,30 @@ class Journal:
     def _now(self) -> str:
         return self._clock().isoformat()
 
-    def start_run(self, *, slot: str, port: str, operator: str) -> int:
-        """Open a run for the module seated in ``slot``; returns its id."""
+    def start_run(
+        self, *, slot: str, port: str, operator: str, kind: str = "provision"
+    ) -> int:
+        """Open a run for the module seated in ``slot``; returns its id.
+
+        Args:
+            slot: The fixture slot.
+            port: The slot's serial port.
+            operator: Badge id of the signed-in operator.
+            kind: ``provision`` or ``qa``.
+        """
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO runs (station, operator, slot, port, status, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (self.station, operator, slot, port, RunStatus.RUNNING, self._now()),
+                "INSERT INTO runs (kind, station, operator, slot, port, status,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    self.station,
+                    operator,
+                    slot,
+                    port,
+                    RunStatus.RUNNING,
+                    self._now(),
+                ),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -289,6 +368,90 @@ class Journal:
         return self._runs(
             "WHERE serial = ? OR replace(lower(mac), ':', '') = ?", (text.strip(), mac)
         )
+
+    def bindings(self, *, serial: str, mac: str) -> list[Binding]:
+        """Every key bound to ``serial`` or ``mac`` by an issued certificate.
+
+        Covers this station's runs and the records imported from others.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT 'run ' || id, station, slot, serial, mac, spki_sha256,"
+                " cert_serial, started_at FROM runs"
+                " WHERE cert_serial IS NOT NULL AND (serial = ? OR mac = ?)"
+                " UNION ALL SELECT 'import from ' || source, station, slot, serial,"
+                " mac, spki_sha256, cert_serial, issued_at FROM imported_records"
+                " WHERE serial = ? OR mac = ?",
+                (serial, mac, serial, mac),
+            ).fetchall()
+        return [
+            Binding(
+                record=row[0],
+                station=row[1],
+                slot=row[2],
+                serial=row[3],
+                mac=row[4],
+                spki_sha256=row[5],
+                cert_serial=row[6],
+                at=datetime.datetime.fromisoformat(row[7]),
+            )
+            for row in rows
+        ]
+
+    def import_bindings(self, bindings: list[Binding], *, source: str) -> int:
+        """Store bindings made on other stations; returns how many were new."""
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO imported_records (station, slot, serial, mac,"
+                " spki_sha256, cert_serial, issued_at, source, imported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        b.station,
+                        b.slot,
+                        b.serial,
+                        b.mac,
+                        b.spki_sha256,
+                        b.cert_serial,
+                        b.at.isoformat(),
+                        source,
+                        self._now(),
+                    )
+                    for b in bindings
+                ],
+            )
+            return db.total_changes - before
+
+    def flag_for_qa(self, run_id: int, *, serial: str, mac: str, reason: str) -> None:
+        """Flag a module for QA, with the reason (a clone, say)."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO qa_flags (run_id, serial, mac, reason, flagged_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (run_id, serial, mac, reason, self._now()),
+            )
+
+    def qa_flags(self, *, serial: str | None = None) -> list[QaFlag]:
+        """QA flags, oldest first, or only those of one module serial."""
+        where, args = ("WHERE serial = ?", (serial,)) if serial else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT run_id, serial, mac, reason, flagged_at FROM qa_flags "  # noqa: S608
+                + where
+                + " ORDER BY id",
+                args,
+            ).fetchall()
+        return [
+            QaFlag(
+                run_id=row[0],
+                serial=row[1],
+                mac=row[2],
+                reason=row[3],
+                flagged_at=datetime.datetime.fromisoformat(row[4]),
+            )
+            for row in rows
+        ]
 
     def unfinished(self, *, serial: str | None = None) -> list[RunRecord]:
         """Runs still RUNNING (cut short by a crash), oldest first."""

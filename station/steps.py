@@ -10,9 +10,11 @@ class Step(StrEnum):
 
     CONNECT = "connect"
     IDENTIFY = "identify"
+    PLAN_CHECK = "plan-check"
     KEYGEN = "keygen"
     CSR_READ = "csr-read"
     CSR_CHECK = "csr-check"
+    CLONE_CHECK = "clone-check"
     ISSUE = "issue"
     CHAIN_CHECK = "chain-check"
     WRITE = "write"
@@ -34,9 +36,11 @@ class Step(StrEnum):
 _LABELS = {
     Step.CONNECT: "connect",
     Step.IDENTIFY: "read identity",
+    Step.PLAN_CHECK: "check lot plan",
     Step.KEYGEN: "generate key",
     Step.CSR_READ: "read CSR",
     Step.CSR_CHECK: "check CSR",
+    Step.CLONE_CHECK: "check for clones",
     Step.ISSUE: "issue certificate",
     Step.CHAIN_CHECK: "check chain",
     Step.WRITE: "write chain",

@@ -33,10 +33,12 @@ from device_io.identity import ModuleIdentity
 from device_io.pv import CHALLENGE_BYTES, PvObject, SlotState, challenge_message
 from device_io.session import ModuleSession, SessionSettings, open_session
 from station.chain_checks import ExpectedLeaf, check_chain
+from station.clones import check_bindings
 from station.csr import CheckedCsr, check_csr
-from station.errors import ClockError, PossessionFailed, StepFailed
+from station.errors import ClockError, CloneRefused, PossessionFailed, StepFailed
 from station.events import EventKind, EventListener, SlotEvent, ignore_events
 from station.journal import Clock, Journal, RunStatus, utc_now
+from station.lot_plan import LotPlan
 from station.steps import Step
 
 logger = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class Provisioner:
         issuer: Issuer,
         journal: Journal,
         trust: Trust,
+        plan: LotPlan,
         link: SessionSettings,
         operator: str,
         listener: EventListener = ignore_events,
@@ -116,6 +119,7 @@ class Provisioner:
         self.issuer = issuer
         self.journal = journal
         self.trust = trust
+        self.plan = plan
         self.link = link
         self.operator = operator
         self.listener = listener
@@ -238,9 +242,11 @@ class _Job:
         try:
             self.connect()
             self.read_identity()
+            self.check_plan()
             self.generate_key()
             csr_der, pub_der = self.read_csr()
             self.check_csr(csr_der, pub_der)
+            self.check_clones()
             self.issue()
             self.check_chain()
             self.write_chain()
@@ -350,6 +356,11 @@ class _Job:
                     "re-verify it in QA mode"
                 )
 
+    def check_plan(self) -> None:
+        with self._step(Step.PLAN_CHECK) as out:
+            self.owner.plan.check(self._identity())
+            out.detail = f"in lot {self.owner.plan.lot}"
+
     def generate_key(self) -> None:
         with self._step(Step.KEYGEN) as out:
             new = self._session().generate_key(0)
@@ -370,6 +381,28 @@ class _Job:
             )
             out.spki_sha256 = self.csr.spki_sha256
             self.owner.journal.record_key(self.run_id, self.csr.spki_sha256)
+
+    def check_clones(self) -> None:
+        assert self.csr is not None
+        identity = self._identity()
+        journal = self.owner.journal
+        with self._step(Step.CLONE_CHECK, spki_sha256=self.csr.spki_sha256):
+            try:
+                check_bindings(
+                    journal.bindings(serial=identity.serial, mac=identity.mac),
+                    serial=identity.serial,
+                    mac=identity.mac,
+                    spki_sha256=self.csr.spki_sha256,
+                    slot=self.slot.name,
+                )
+            except CloneRefused as exc:
+                journal.flag_for_qa(
+                    self.run_id,
+                    serial=identity.serial,
+                    mac=identity.mac,
+                    reason=exc.reason,
+                )
+                raise
 
     def issue(self) -> None:
         assert self.csr is not None

@@ -22,11 +22,16 @@ def register(commands: Subcommands) -> None:
     provision.add_argument(
         "--operator", required=True, metavar="BADGE", help="operator badge id"
     )
+    provision.add_argument(
+        "--lot", required=True, help="the lot to run (its plan must be imported)"
+    )
     provision.set_defaults(command=_provision)
 
 
 def _provision(args: argparse.Namespace) -> int:
     config = load_config(find_config(args.config))
-    with open_station(config, operator=args.operator, listener=print_event) as station:
+    with open_station(
+        config, operator=args.operator, lot=args.lot, listener=print_event
+    ) as station:
         result = station.provisioner.provision(Slot(args.slot, args.port))
     return report([result])

@@ -26,6 +26,8 @@ from station.assembly import open_station
 from station.config import load_config
 from station.demo import write_demo_config
 from station.events import SlotEvent
+from station.lot_plan import read_lot_plan as read_station_plan
+from station.lot_store import LotStore
 from station.workflow import Slot
 
 LOT_PLAN = Path(__file__).parents[2] / "fixtures" / "lots" / "LOT-2026-0042.csv"
@@ -33,14 +35,23 @@ LOT_PLAN = Path(__file__).parents[2] / "fixtures" / "lots" / "LOT-2026-0042.csv"
 
 @pytest.fixture
 def make_line(tmp_path: Path, dev_pki: DevPki) -> Iterator[Callable[..., Line]]:
-    """A factory: ``line(slots=4, misbehave=("2=rsa-key",))``."""
+    """A factory: ``make_line(slots=4, misbehave=("2=rsa-key",))``."""
     opened: list[Line] = []
 
-    def start(slots: int = 1, *, misbehave: tuple[str, ...] = ()) -> Line:
+    def start(
+        slots: int = 1,
+        *,
+        misbehave: tuple[str, ...] = (),
+        modules: Path = LOT_PLAN,
+        firmware: str = "1.4.2",
+    ) -> Line:
+        """Seat ``slots`` modules from the plan ``modules`` (the station always
+        runs the fixture lot's plan) with the given misbehaviours."""
+        plates = read_lot_plan(modules, firmware=firmware)
         simulator = Simulator(
             SimulatorConfig(
                 state_dir=tmp_path / "simulator",
-                nameplates=assign_slots(read_lot_plan(LOT_PLAN), slots=slots, first=0),
+                nameplates=assign_slots(plates, slots=slots, first=0),
                 limits=FirmwareLimits(keygen_delay=0.0),
                 faults=build_plans(misbehave, slots=slots),
             )
@@ -48,8 +59,16 @@ def make_line(tmp_path: Path, dev_pki: DevPki) -> Iterator[Callable[..., Line]]:
         ports = simulator.start()
         fixture_slots = [Slot(f"slot-{p.slot}", p.link) for p in ports]
         config = load_config(write_demo_config(tmp_path, dev_pki, fixture_slots))
+        with LotStore(config.lots_path) as lots:
+            lots.import_plan(
+                read_station_plan(LOT_PLAN, allowed_firmware=["1.4.2"]),
+                imported_by="S0001",
+                source=str(LOT_PLAN),
+            )
         events: list[SlotEvent] = []
-        station = open_station(config, operator="B0042", listener=events.append)
+        station = open_station(
+            config, operator="B0042", lot="LOT-2026-0042", listener=events.append
+        )
         opened.append(Line(station, simulator, fixture_slots, events))
         return opened[-1]
 

@@ -12,6 +12,8 @@ from pki.devpki import DevPki
 from station.demo import write_demo_config
 from station.workflow import Slot
 
+LOT_PLAN = Path(__file__).parents[2] / "fixtures" / "lots" / "LOT-2026-0042.csv"
+
 
 def _station(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -102,6 +104,7 @@ def test_provision_on_a_missing_port_fails_cleanly(
     tmp_path: Path, dev_pki: DevPki, port: str
 ) -> None:
     config = write_demo_config(tmp_path, dev_pki, [Slot("slot-1", port)])
+    _import_lot(config, tmp_path)
 
     run = _station(
         "--config",
@@ -111,6 +114,8 @@ def test_provision_on_a_missing_port_fails_cleanly(
         port,
         "--operator",
         "B1",
+        "--lot",
+        "LOT-2026-0042",
         cwd=tmp_path,
     )
 
@@ -119,9 +124,97 @@ def test_provision_on_a_missing_port_fails_cleanly(
     assert "Traceback" not in run.stderr
 
 
+def _import_lot(config: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    run = _station(
+        "--config",
+        str(config),
+        "lot",
+        "import",
+        str(LOT_PLAN),
+        "--firmware",
+        "1.4.2",
+        "--supervisor",
+        "S7",
+        cwd=cwd,
+    )
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+def test_lot_import_then_list_shows_the_plan(tmp_path: Path, dev_pki: DevPki) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [])
+
+    imported = _import_lot(config, tmp_path)
+    again = _import_lot(config, tmp_path)
+    listed = _station("--config", str(config), "lot", "list", cwd=tmp_path)
+
+    assert imported.stdout.strip() == (
+        "lot LOT-2026-0042: imported, 64 modules, firmware 1.4.2"
+    )
+    assert "lot LOT-2026-0042: unchanged" in again.stdout
+    assert listed.stdout.startswith("LOT-2026-0042  64 modules  firmware 1.4.2  ")
+    assert listed.stdout.rstrip().endswith("UTC by S7")
+
+
+def test_lot_import_of_a_malformed_plan_names_the_line(
+    tmp_path: Path, dev_pki: DevPki
+) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("serial,mac,model,lot\nS1,zz:e0:4c:87:00:01,AMB82,L1\n")
+
+    run = _station(
+        "--config",
+        str(config),
+        "lot",
+        "import",
+        str(bad),
+        "--firmware",
+        "1.4.2",
+        "--supervisor",
+        "S7",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"station: {bad}, line 2: invalid mac 'zz:e0")
+
+
+def test_provision_of_a_lot_never_imported_names_the_lots_there(
+    tmp_path: Path, dev_pki: DevPki
+) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [])
+    _import_lot(config, tmp_path)
+
+    run = _station(
+        "--config",
+        str(config),
+        "provision",
+        "--port",
+        "/dev/ttyUSB0",
+        "--operator",
+        "B1",
+        "--lot",
+        "LOT-9",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "station: no plan imported for lot LOT-9 (imported: LOT-2026-0042)"
+    )
+
+
 def test_provision_without_a_config_says_where_it_looked(tmp_path: Path) -> None:
     run = _station(
-        "provision", "--port", "/dev/ttyUSB0", "--operator", "B1", cwd=tmp_path
+        "provision",
+        "--port",
+        "/dev/ttyUSB0",
+        "--operator",
+        "B1",
+        "--lot",
+        "L1",
+        cwd=tmp_path,
     )
 
     assert run.returncode == 2

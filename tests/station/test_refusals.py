@@ -1,0 +1,128 @@
+"""What a line operator sees when the station refuses a module.
+
+Each refusal runs the real workflow over a real pty against a simulated module
+that is wrong in that one way, and checks the exact message, the step, and that
+the module was stopped before its key was generated (plan refusals) or before
+anything was issued (clones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from station_bench import Line
+
+from device_io.pv import SlotState
+from device_io.session import open_session
+from station.journal import RunStatus
+from station.steps import Step
+
+MakeLine = Callable[..., Line]
+FIXTURE_PLAN = Path(__file__).parents[2] / "fixtures" / "lots" / "LOT-2026-0042.csv"
+
+
+def _modules(tmp_path: Path, row: str) -> Path:
+    """A simulator plan whose first module is ``row``."""
+    path = tmp_path / "modules.csv"
+    path.write_text(f"serial,mac,model,lot\n{row}\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("row", "firmware", "message"),
+    [
+        (
+            "AMB82D009999,00:e0:4c:87:09:99,AMB82,LOT-2026-0042",
+            "1.4.2",
+            "module AMB82D009999 is not in the plan of lot LOT-2026-0042",
+        ),
+        (
+            "AMB82D001001,00:e0:4c:87:00:01,BW16,LOT-2026-0042",
+            "1.4.2",
+            "module AMB82D001001 reports model BW16; "
+            "the plan of lot LOT-2026-0042 says AMB82",
+        ),
+        (
+            "AMB82D001001,00:e0:4c:87:00:77,AMB82,LOT-2026-0042",
+            "1.4.2",
+            "module AMB82D001001 reports MAC 00:e0:4c:87:00:77; "
+            "the plan of lot LOT-2026-0042 gives it 00:e0:4c:87:00:01",
+        ),
+        (
+            "AMB82D001001,00:e0:4c:87:00:01,AMB82,LOT-2026-0042",
+            "1.3.9",
+            "module AMB82D001001 runs firmware 1.3.9; lot LOT-2026-0042 allows 1.4.2",
+        ),
+    ],
+    ids=["not in plan", "wrong model", "wrong MAC", "firmware not allowed"],
+)
+def test_module_the_plan_does_not_allow_is_refused_before_key_generation(
+    make_line: MakeLine, tmp_path: Path, row: str, firmware: str, message: str
+) -> None:
+    line = make_line(modules=_modules(tmp_path, row), firmware=firmware)
+
+    result = line.station.provisioner.provision(line.slots[0])
+
+    assert (result.status, result.failure_step, result.reason) == (
+        RunStatus.FAIL,
+        Step.PLAN_CHECK,
+        message,
+    )
+    steps = {s.step for s in line.station.journal.steps(result.run_id)}
+    assert Step.KEYGEN.value not in steps
+    with open_session(line.slots[0].port, slot="check") as session:
+        assert session.identify().state is SlotState.EMPTY
+
+
+def test_misread_serial_naming_a_neighbour_is_refused_by_the_plan(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(misbehave=("1=wrong-identity",))
+
+    result = line.station.provisioner.provision(line.slots[0])
+
+    assert result.failure_step is Step.PLAN_CHECK
+    assert result.reason.startswith("module AMB82D00100")
+    assert "reports MAC 00:e0:4c:87:00:01; the plan of lot" in result.reason
+
+
+def test_clone_of_a_provisioned_module_is_refused_showing_both_records(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    original = line.station.provisioner.provision(line.slots[0])
+    first = line.station.journal.run(original.run_id)
+
+    clone = line.station.provisioner.provision(line.slots[1])
+
+    clone_run = line.station.journal.run(clone.run_id)
+    assert original.passed
+    assert clone.failure_step is Step.CLONE_CHECK
+    assert first.spki_sha256 is not None
+    assert clone_run.spki_sha256 is not None
+    at = first.started_at.strftime("%Y-%m-%d %H:%M")
+    assert clone.reason == (
+        "clone suspected: serial AMB82D001001 is already bound to another key "
+        f"(run {original.run_id} on station demo-station slot-1 at {at} UTC: "
+        f"serial AMB82D001001, MAC 00:e0:4c:87:00:01, key "
+        f"{first.spki_sha256[:16]}, certificate {(first.cert_serial or '')[:16]}); "
+        "this module: serial AMB82D001001, MAC 00:e0:4c:87:00:01, key "
+        f"{clone_run.spki_sha256[:16]}, slot-2; flagged for QA"
+    )
+    assert clone_run.cert_der is None
+    (flag,) = line.station.journal.qa_flags(serial="AMB82D001001")
+    assert (flag.run_id, flag.reason) == (clone.run_id, clone.reason)
+
+
+def test_module_keeps_its_binding_when_provisioned_again_with_the_same_key(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(misbehave=("1=bad-challenge-signature",))
+    first = line.station.provisioner.provision(line.slots[0])
+
+    second = line.station.provisioner.provision(line.slots[0])
+
+    assert first.failure_step is second.failure_step is Step.CHALLENGE
+    assert line.station.journal.qa_flags() == []
