@@ -96,7 +96,7 @@ class Link:
         last: DeviceError | None = None
         why = ""
         for attempt in range(1, self._settings.sync_attempts + 1):
-            self._send_raw(b"\r\n")
+            self.port.write(b"\r\n")
             self.drain()
             token = secrets.token_hex(4)
             try:
@@ -155,10 +155,7 @@ class Link:
 
     def _send(self, line: str) -> None:
         logger.debug("%s > %s", self.port.path, line)
-        self._send_raw(line.encode("ascii") + b"\r\n")
-
-    def _send_raw(self, data: bytes) -> None:
-        self.port.write(data)
+        self.port.write(line.encode("ascii") + b"\r\n")
 
     def _next_line(self, deadline: float) -> str | None:
         """The next complete line, or None once the deadline has passed."""

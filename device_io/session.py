@@ -2,10 +2,12 @@
 
 ``open_session`` opens the fixture slot's port and returns a ``ModuleSession``.
 Each public method is one step of the provisioning flow. A step that meets a
-timeout, line noise, a failed integrity check or a reset banner recovers as
-DESIGN section 3 prescribes: resynchronise, read the module's state again
-(``AT+PVID?`` twice, ``AT+PVWSTAT?``) and resume from that state. Every step is
-idempotent or checks the module's state first, so repeating it is safe:
+timeout, line noise, a failed integrity check, a reset banner or ``ERROR: 1``
+(the station sends only well-formed commands, so that one means a command
+damaged on the way) recovers as DESIGN section 3 prescribes: resynchronise,
+read the module's state again (``AT+PVID?``, ``AT+PVWSTAT?``) and resume from
+that state. Every step is idempotent or checks the module's state first, so
+repeating it is safe:
 
 - a chain write resumes from the module's next offset, or starts over once a
   reset has dropped the staged data; a chain already committed is not written
@@ -14,9 +16,10 @@ idempotent or checks the module's state first, so repeating it is safe:
   compared with the one before the step;
 - lock and promote check whether their effect already happened.
 
-A step gives up after ``SessionSettings.attempts`` failures in a row without
-progress. Every error leaving a session names the port, the fixture slot, the
-module serial (once known) and the step.
+A step gives up after ``SessionSettings.attempts`` failures, or
+``SessionSettings.timeouts`` timeouts, in a row without progress. Every error
+leaving a session names the port, the fixture slot, the module serial (once
+known) and the step.
 """
 
 from __future__ import annotations
