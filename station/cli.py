@@ -22,14 +22,16 @@ from station.commands import (
     demo,
     lot,
     pki,
+    ports,
     provision,
     simulate,
+    udev,
 )
 from station.errors import StationError
 
 _KNOWN_ERRORS = (StationError, DeviceError, IssuerError, PkiError)
 # In the order ``station --help`` lists them.
-_COMMAND_GROUPS = (demo, provision, simulate, lot, pki)
+_COMMAND_GROUPS = (demo, provision, simulate, ports, udev, lot, pki)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,164 @@
+"""``station ports``: the serial ports on this machine and their fixture slots.
+
+This is how a line engineer finds the USB path of each hub port while cabling
+a fixture, and checks afterwards that every slot has its adapter and its
+stable link. It works without a configuration; with one (or ``--fixture``),
+each port is named by the fixture slot it is in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from device_io.discovery import (
+    DEV_ROOT,
+    SYS_ROOT,
+    DiscoveredPort,
+    PortInventory,
+    UsbAttachment,
+    discover_ports,
+)
+from station.commands import EXIT_OK, Subcommands
+from station.config import CONFIG_ENV, find_config, load_config
+from station.errors import ConfigError
+from station.fixture_map import FixtureMap, load_fixture_map
+
+
+def register(commands: Subcommands) -> None:
+    """Add ``station ports``."""
+    ports = commands.add_parser(
+        "ports",
+        help="list serial ports with their USB paths, links and fixture slots",
+        description=(
+            "List the USB serial ports on this machine: USB ids, serial number, "
+            "USB path, the /dev/serial links to each, and the fixture slot each "
+            "is in (from --fixture, else the configuration's [fixture] map). "
+            "Also lists the station's own links in /dev/provision."
+        ),
+    )
+    ports.add_argument(
+        "--fixture",
+        type=Path,
+        metavar="FILE",
+        help="fixture map naming the slots (default: the configuration's)",
+    )
+    ports.add_argument(
+        "--all", action="store_true", help="also list serial ports not on USB"
+    )
+    ports.add_argument(
+        "--sys-root",
+        type=Path,
+        default=SYS_ROOT,
+        metavar="DIR",
+        help="read sysfs from DIR (default: %(default)s)",
+    )
+    ports.add_argument(
+        "--dev-root",
+        type=Path,
+        default=DEV_ROOT,
+        metavar="DIR",
+        help="read device nodes and links from DIR (default: %(default)s)",
+    )
+    ports.set_defaults(command=_ports)
+
+
+def _ports(args: argparse.Namespace) -> int:
+    fixture = _fixture_map(args)
+    found = discover_ports(
+        sys_root=args.sys_root, dev_root=args.dev_root, include_all=args.all
+    )
+    print("\n\n".join(_sections(found, fixture, include_all=args.all)))
+    return EXIT_OK
+
+
+def _fixture_map(args: argparse.Namespace) -> tuple[FixtureMap, str] | None:
+    """The fixture map to name slots by, and where it came from, if any."""
+    if args.fixture is not None:
+        return load_fixture_map(args.fixture), str(args.fixture)
+    try:
+        path = find_config(args.config)
+    except ConfigError:
+        # No configuration is fine unless one was named.
+        if args.config is not None or os.environ.get(CONFIG_ENV):
+            raise
+        return None
+    config = load_config(path)
+    return None if config.fixture is None else (config.fixture, f"{path} [fixture]")
+
+
+def _sections(
+    found: PortInventory,
+    fixture: tuple[FixtureMap, str] | None,
+    *,
+    include_all: bool,
+) -> list[str]:
+    fixture_map = None if fixture is None else fixture[0]
+    sections = [_port_block(port, fixture_map) for port in found.ports]
+    if not sections:
+        kind = "serial ports" if include_all else "USB serial ports"
+        sections.append(f"no {kind} found in {found.sys_root / 'class' / 'tty'}")
+    if found.stable_links:
+        sections.append(_stable_links(found))
+    if fixture is not None:
+        sections.append(_fixture_slots(found, *fixture))
+    return sections
+
+
+def _port_block(port: DiscoveredPort, fixture: FixtureMap | None) -> str:
+    """One port: a title line, then one line per fact that is known."""
+    slot = None if fixture is None else fixture.slot_for(port.usb)
+    title = str(port.device)
+    if fixture is not None:
+        title += f"  slot {slot.name}" if slot else "  (in no fixture slot)"
+
+    facts: list[tuple[str, str | None]] = [("bus", "not on USB")]
+    if port.usb is not None:
+        facts = _usb_facts(port.usb)
+    facts.append(("driver", port.driver))
+    facts += [("by-id", str(link)) for link in port.by_id]
+    facts += [("by-path", str(link)) for link in port.by_path]
+    facts += [("link", str(link)) for link in port.stable_links]
+    rows = [f"  {label:<9} {value}" for label, value in facts if value]
+    return "\n".join([title, *rows])
+
+
+def _usb_facts(usb: UsbAttachment) -> list[tuple[str, str | None]]:
+    ids = f"{_hex(usb.vid)}:{_hex(usb.pid)}"
+    names = " ".join(name for name in (usb.manufacturer, usb.product) if name)
+    path = usb.path
+    if usb.path != usb.device_path:
+        path += f"  (adapter {usb.device_path})"
+    return [
+        ("usb id", f"{ids}  {names}".rstrip()),
+        ("serial", usb.serial_number),
+        ("usb path", path),
+        ("interface", usb.interface),
+    ]
+
+
+def _hex(value: int | None) -> str:
+    return "????" if value is None else f"{value:04x}"
+
+
+def _stable_links(found: PortInventory) -> str:
+    rows = [f"station links in {found.dev_root / 'provision'}"]
+    for link in found.stable_links:
+        where = link.target if link.port else f"{link.target} (no such port)"
+        rows.append(f"  {link.path.name:<10} -> {where}")
+    return "\n".join(rows)
+
+
+def _fixture_slots(found: PortInventory, fixture: FixtureMap, source: str) -> str:
+    rows = [f"fixture slots from {source}"]
+    for slot in fixture.slots:
+        ports = [
+            str(port.device)
+            for port in found.ports
+            if port.usb is not None and slot.matches(port.usb)
+        ]
+        rows.append(
+            f"  {slot.name:<10} {slot.usb_path:<14} {', '.join(ports) or 'no port'}"
+        )
+    return "\n".join(rows)
