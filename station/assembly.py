@@ -28,6 +28,7 @@ from station.errors import ConfigError
 from station.events import EventListener, ignore_events
 from station.journal import Clock, Journal, utc_now
 from station.lot_store import LotStore
+from station.qa import QaInspector
 from station.secrets import read_secret
 from station.workflow import Provisioner, Slot, Trust
 
@@ -42,6 +43,7 @@ class Station:
     journal: Journal
     issuer: Issuer
     provisioner: Provisioner
+    inspector: QaInspector
     _resources: ExitStack
 
     @property
@@ -107,10 +109,20 @@ def open_station(
             listener=listener,
             clock=clock,
         )
+        inspector = QaInspector(
+            journal=journal,
+            trust=trust,
+            link=session_settings(config),
+            operator=operator,
+            listener=listener,
+            clock=clock,
+        )
         logger.info(
             "station %s ready, issuer %s", config.station.name, issuer.description
         )
-        return Station(config, journal, issuer, provisioner, resources.pop_all())
+        return Station(
+            config, journal, issuer, provisioner, inspector, resources.pop_all()
+        )
     raise AssertionError("unreachable")  # pragma: no cover
 
 

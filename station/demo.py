@@ -29,7 +29,7 @@ from station.config import StationConfig, load_config
 from station.errors import StationError
 from station.events import EventListener
 from station.journal import RunRecord, RunStatus
-from station.line import provision_all
+from station.line import run_slots
 from station.lot_plan import LotPlan, read_lot_plan
 from station.lot_store import LotStore
 from station.report import format_results
@@ -86,7 +86,7 @@ def run_demo(options: DemoOptions, listener: EventListener) -> list[ModuleResult
         with open_station(
             config, operator=DEMO_OPERATOR, lot=plan.lot, listener=listener
         ) as station:
-            results = provision_all(station.provisioner, station.slots)
+            results = run_slots(station.provisioner, station.slots, listener=listener)
             _write_outputs(out, pki, station.journal.runs())
     (out / "results.txt").write_text(format_results(results) + "\n")
     return results

@@ -21,12 +21,19 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from station.events import EventKind, EventListener, SlotEvent, ignore_events
+from station.job import ModuleResult, Slot, SlotRunner
 from station.steps import Step
-from station.workflow import ModuleResult, Provisioner, Slot
 
 logger = logging.getLogger(__name__)
 
 Monotonic = Callable[[], float]
+
+
+class LineMode(StrEnum):
+    """What the line does with the modules seated in it."""
+
+    PROVISION = "provision"
+    QA = "qa"
 
 
 class SlotPhase(StrEnum):
@@ -96,32 +103,37 @@ class Line:
     """The slots of a station and the one worker thread each.
 
     Args:
-        provisioner: Runs the workflow for one slot at a time.
+        provisioner: Runs the provisioning workflow on one slot's module.
         slots: The fixture slots, in display order.
+        inspector: Runs QA re-verification; without it the line cannot
+            switch to QA mode.
         listener: Receives every slot event after the line has applied it.
         monotonic: Clock for elapsed times and rates (injectable for tests).
     """
 
     def __init__(
         self,
-        provisioner: Provisioner,
+        provisioner: SlotRunner,
         slots: Sequence[Slot],
         *,
+        inspector: SlotRunner | None = None,
         listener: EventListener = ignore_events,
         monotonic: Monotonic = time.monotonic,
     ) -> None:
         names = [slot.name for slot in slots]
         if len(set(names)) != len(names):
             raise ValueError(f"slot names must be unique: {names}")
-        self._provisioner = provisioner
+        self._runners = {LineMode.PROVISION: provisioner}
+        if inspector is not None:
+            self._runners[LineMode.QA] = inspector
+        self._mode = LineMode.PROVISION
         self._listener = listener
         self._monotonic = monotonic
         self._lock = threading.Condition()
         self._status = {slot.name: SlotStatus(slot) for slot in slots}
         self._workers: dict[str, threading.Thread] = {}
         self._paused = False
-        self._passed = 0
-        self._failed = 0
+        self._tally = {mode: [0, 0] for mode in LineMode}
         self._opened = monotonic()
 
     # --- commands ---------------------------------------------------------------
@@ -145,7 +157,10 @@ class Line:
                 started=self._monotonic(),
             )
             worker = threading.Thread(
-                target=self._run, args=(status.slot,), name=f"slot-{name}", daemon=True
+                target=self._run,
+                args=(status.slot, self._mode),
+                name=f"slot-{name}",
+                daemon=True,
             )
             self._workers[name] = worker
         worker.start()
@@ -161,6 +176,23 @@ class Line:
             if self._status[name].phase is not SlotPhase.FAIL:
                 return False
         return self.start(name)
+
+    def set_mode(self, mode: LineMode) -> bool:
+        """Switch between provisioning and QA; only while no slot is busy.
+
+        Returns:
+            False when a slot is busy or the line has no runner for ``mode``.
+        """
+        with self._lock:
+            if self.busy_slots() or mode not in self._runners:
+                return False
+            if mode is not self._mode:
+                self._mode = mode
+                self._status = {
+                    name: SlotStatus(status.slot)
+                    for name, status in self._status.items()
+                }
+            return True
 
     def pause(self) -> None:
         """Start nothing new; modules in flight finish their workflow."""
@@ -186,6 +218,16 @@ class Line:
     # --- state ------------------------------------------------------------------
 
     @property
+    def mode(self) -> LineMode:
+        """Whether the line provisions or re-verifies in QA."""
+        return self._mode
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """The steps of the current mode's job, in order."""
+        return self._runners[self._mode].steps
+
+    @property
     def paused(self) -> bool:
         """True while the line starts nothing new."""
         return self._paused
@@ -199,10 +241,10 @@ class Line:
         """Names of the slots with a module in work."""
         return [s.slot.name for s in self._status.values() if s.phase is SlotPhase.BUSY]
 
-    def counters(self) -> Counters:
-        """Passed, failed and rate since the line opened."""
+    def counters(self, mode: LineMode | None = None) -> Counters:
+        """Passed, failed and rate of one mode (default: the current one)."""
         with self._lock:
-            passed, failed = self._passed, self._failed
+            passed, failed = self._tally[mode or self._mode]
         hours = max(self._monotonic() - self._opened, 1e-9) / 3600.0
         return Counters(
             passed=passed, failed=failed, per_hour=(passed + failed) / hours
@@ -210,24 +252,21 @@ class Line:
 
     # --- workers ----------------------------------------------------------------
 
-    def _run(self, slot: Slot) -> None:
+    def _run(self, slot: Slot, mode: LineMode) -> None:
         try:
-            result = self._provisioner.provision(slot, listener=self._on_event)
+            result = self._runners[mode].run(slot, listener=self._on_event)
         except Exception:
             # provision() turns module faults into results; anything escaping
             # it is a defect in the station, and the slot must not stay busy.
             logger.exception("slot %s: worker failed", slot.name)
             result = None
-        self._finish(slot, result)
+        self._finish(slot, mode, result)
 
-    def _finish(self, slot: Slot, result: ModuleResult | None) -> None:
+    def _finish(self, slot: Slot, mode: LineMode, result: ModuleResult | None) -> None:
         with self._lock:
             status = self._status[slot.name]
             passed = result is not None and result.passed
-            if passed:
-                self._passed += 1
-            else:
-                self._failed += 1
+            self._tally[mode][0 if passed else 1] += 1
             self._status[slot.name] = replace(
                 status,
                 phase=SlotPhase.PASS if passed else SlotPhase.FAIL,
@@ -244,28 +283,28 @@ class Line:
         with self._lock:
             status = self._status.get(event.slot)
             if status is not None and status.phase is SlotPhase.BUSY:
-                self._status[event.slot] = _apply(status, event)
+                self._status[event.slot] = _apply(status, event, self.steps)
         self._listener(event)
 
 
-def _apply(status: SlotStatus, event: SlotEvent) -> SlotStatus:
+def _apply(status: SlotStatus, event: SlotEvent, steps: tuple[Step, ...]) -> SlotStatus:
     """The status of a busy slot after one of its events."""
     serial = event.serial or status.serial
-    if event.kind is EventKind.STEP and event.step is not None:
-        fraction = event.step.position / len(Step)
+    if event.kind is EventKind.STEP and event.step in steps:
+        fraction = steps.index(event.step) / len(steps)
         return replace(status, serial=serial, step=event.step, fraction=fraction)
-    if event.kind is EventKind.PROGRESS and status.step is not None:
-        fraction = (status.step.position + event.fraction) / len(Step)
-        return replace(status, serial=serial, fraction=fraction)
+    if event.kind is EventKind.PROGRESS and status.step in steps:
+        position = steps.index(status.step) + event.fraction
+        return replace(status, serial=serial, fraction=position / len(steps))
     return replace(status, serial=serial)
 
 
-def provision_all(
-    provisioner: Provisioner, slots: Sequence[Slot]
+def run_slots(
+    runner: SlotRunner, slots: Sequence[Slot], *, listener: EventListener
 ) -> list[ModuleResult]:
-    """Provision the module in every slot concurrently.
+    """Run ``runner``'s job on the module in every slot concurrently.
 
     Returns:
         One result per slot, in the order of ``slots``.
     """
-    return Line(provisioner, slots, listener=provisioner.listener).run_all()
+    return Line(runner, slots, listener=listener).run_all()

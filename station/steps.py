@@ -1,4 +1,4 @@
-"""The steps of provisioning one module, in order (DESIGN section 1)."""
+"""The steps of the jobs a station runs on a module: provisioning and QA."""
 
 from __future__ import annotations
 
@@ -21,16 +21,14 @@ class Step(StrEnum):
     READBACK = "readback"
     CHALLENGE = "challenge"
     LOCK = "lock"
+    CHAIN_READ = "chain-read"
+    RECORD_CHECK = "record-check"
+    STATE_CHECK = "state-check"
 
     @property
     def label(self) -> str:
         """Short human label for the console and reports."""
         return _LABELS[self]
-
-    @property
-    def position(self) -> int:
-        """Zero-based position of the step in the workflow."""
-        return list(Step).index(self)
 
 
 _LABELS = {
@@ -47,4 +45,35 @@ _LABELS = {
     Step.READBACK: "read back chain",
     Step.CHALLENGE: "proof of possession",
     Step.LOCK: "lock",
+    Step.CHAIN_READ: "read chain",
+    Step.RECORD_CHECK: "check record",
+    Step.STATE_CHECK: "check lock",
 }
+
+PROVISION_STEPS = (
+    Step.CONNECT,
+    Step.IDENTIFY,
+    Step.PLAN_CHECK,
+    Step.KEYGEN,
+    Step.CSR_READ,
+    Step.CSR_CHECK,
+    Step.CLONE_CHECK,
+    Step.ISSUE,
+    Step.CHAIN_CHECK,
+    Step.WRITE,
+    Step.READBACK,
+    Step.CHALLENGE,
+    Step.LOCK,
+)
+"""The steps of provisioning a module, in order."""
+
+QA_STEPS = (
+    Step.CONNECT,
+    Step.IDENTIFY,
+    Step.CHAIN_READ,
+    Step.CHAIN_CHECK,
+    Step.RECORD_CHECK,
+    Step.CHALLENGE,
+    Step.STATE_CHECK,
+)
+"""The steps of re-verifying a provisioned module in QA, in order."""
