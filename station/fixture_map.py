@@ -303,7 +303,7 @@ def _line_of(text: str, loc: Sequence[int | str]) -> int | None:
             return _key_line(lines, 0, table.split(".")[-1])
         start, keys = header + 1, [str(part) for part in loc[index_at + 1 :]]
     if not keys:
-        return start
+        return start or None
     return _key_line(lines, start, keys[0]) or (start or None)
 
 
@@ -326,7 +326,7 @@ def _key_line(lines: list[str], start: int, key: str) -> int | None:
     """1-based line of ``key = ...`` in the table that begins at ``start``."""
     assignment = re.compile(rf"\s*(\"{re.escape(key)}\"|{re.escape(key)})\s*=")
     for number in range(start, len(lines)):
-        if number > start and _HEADER.fullmatch(lines[number]):
+        if _HEADER.fullmatch(lines[number]):
             return None
         if assignment.match(lines[number]):
             return number + 1

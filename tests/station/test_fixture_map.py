@@ -256,3 +256,12 @@ def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(FixtureMapError, match=r"cannot read fixture map .*nope\.toml"):
         load_fixture_map(tmp_path / "nope.toml")
+
+
+def test_an_empty_slots_table_is_reported_at_its_own_header() -> None:
+    text = '[[slots]]\n[[slots]]\nname = "slot-2"\nusb_path = "1-1.2"\n'
+
+    assert _refusal(text) == (
+        "map.toml: line 1: slots.0.name: Field required; "
+        "line 1: slots.0.usb_path: Field required"
+    )
