@@ -14,6 +14,7 @@ from pathlib import Path
 
 from device_io.discovery import (
     DEV_ROOT,
+    STABLE_LINK_DIR,
     SYS_ROOT,
     DiscoveredPort,
     PortInventory,
@@ -66,9 +67,11 @@ def register(commands: Subcommands) -> None:
 
 def _ports(args: argparse.Namespace) -> int:
     fixture = _fixture_map(args)
+
     found = discover_ports(
         sys_root=args.sys_root, dev_root=args.dev_root, include_all=args.all
     )
+
     print("\n\n".join(_sections(found, fixture, include_all=args.all)))
     return EXIT_OK
 
@@ -108,10 +111,9 @@ def _sections(
 
 def _port_block(port: DiscoveredPort, fixture: FixtureMap | None) -> str:
     """One port: a title line, then one line per fact that is known."""
-    slot = None if fixture is None else fixture.slot_for(port.usb)
     title = str(port.device)
     if fixture is not None:
-        title += f"  slot {slot.name}" if slot else "  (in no fixture slot)"
+        title += f"  {_slot_of(port, fixture)}"
 
     facts: list[tuple[str, str | None]] = [("bus", "not on USB")]
     if port.usb is not None:
@@ -122,6 +124,24 @@ def _port_block(port: DiscoveredPort, fixture: FixtureMap | None) -> str:
     facts += [("link", str(link)) for link in port.stable_links]
     rows = [f"  {label:<9} {value}" for label, value in facts if value]
     return "\n".join([title, *rows])
+
+
+def _slot_of(port: DiscoveredPort, fixture: FixtureMap) -> str:
+    """The port's slot, or why it is in none."""
+    slot = fixture.slot_for(port.usb)
+    if slot is not None:
+        return f"slot {slot.name}"
+    usb = port.usb
+    # Plugged into a slot's hub port but refused by its USB ids: say so, since
+    # that is a wrong adapter in the fixture, not a port outside it.
+    wanted = next(
+        (slot for slot in fixture.slots if usb and slot.usb_path in usb.ancestry),
+        None,
+    )
+    if wanted is None:
+        return "(in no fixture slot)"
+    ids = f"{wanted.vid}:{wanted.pid or '*'}"
+    return f"(at the USB path of {wanted.name}, which takes only {ids})"
 
 
 def _usb_facts(usb: UsbAttachment) -> list[tuple[str, str | None]]:
@@ -143,7 +163,7 @@ def _hex(value: int | None) -> str:
 
 
 def _stable_links(found: PortInventory) -> str:
-    rows = [f"station links in {found.dev_root / 'provision'}"]
+    rows = [f"station links in {found.dev_root / STABLE_LINK_DIR}"]
     for link in found.stable_links:
         where = link.target if link.port else f"{link.target} (no such port)"
         rows.append(f"  {link.path.name:<10} -> {where}")

@@ -136,14 +136,19 @@ def test_ports_are_listed_with_usb_details_links_and_slots(
     )
 
 
-def test_a_port_with_other_usb_ids_is_in_no_slot(machine: Path, tmp_path: Path) -> None:
+def test_a_port_with_other_usb_ids_is_in_no_slot_and_says_why(
+    machine: Path, tmp_path: Path
+) -> None:
     fixture = tmp_path / "fixture.toml"
     fixture.write_text(FIXTURE.replace('pid = "ea60"', 'pid = "ea70"'))
 
     run = _station("ports", "--fixture", str(fixture), *_roots(machine), cwd=tmp_path)
 
     assert run.returncode == 0, run.stderr
-    assert f"{machine / 'dev'}/ttyUSB0  (in no fixture slot)\n" in run.stdout
+    assert (
+        f"{machine / 'dev'}/ttyUSB0  (at the USB path of slot-2, which takes only "
+        "10c4:ea70)\n"
+    ) in run.stdout
     assert "  slot-2     1-1.2          no port\n" in run.stdout
 
 
@@ -207,3 +212,14 @@ def test_a_named_configuration_that_is_missing_exits_2(tmp_path: Path) -> None:
 
     assert run.returncode == 2
     assert "no configuration file" in run.stderr
+
+
+def test_a_port_outside_every_slot_says_so(machine: Path, tmp_path: Path) -> None:
+    fixture = tmp_path / "fixture.toml"
+    fixture.write_text('[[slots]]\nname = "slot-9"\nusb_path = "1-1.9"\n')
+
+    run = _station("ports", "--fixture", str(fixture), *_roots(machine), cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("  (in no fixture slot)\n") == 2
+    assert "  slot-9     1-1.9          no port\n" in run.stdout
