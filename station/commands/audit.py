@@ -1,0 +1,98 @@
+"""``station audit verify|repair``: check the audit log, mend a torn end."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from station.audit import AuditError, AuditLog, audit_log_path
+from station.audit_entry import AuditAnchor
+from station.audit_verify import format_report, verify
+from station.commands import EXIT_OK, Subcommands
+from station.config import find_config, load_config
+
+# Like a failed module: the command ran, and what it checked is not sound.
+EXIT_PROBLEMS = 1
+
+
+def register(commands: Subcommands) -> None:
+    """Add ``station audit`` and its subcommands."""
+    audit = commands.add_parser("audit", help="check the audit log")
+    audit_commands = audit.add_subparsers(title="audit commands", metavar="COMMAND")
+    _register_verify(audit_commands)
+    _register_repair(audit_commands)
+
+
+def _register_verify(commands: Subcommands) -> None:
+    verify_parser = commands.add_parser(
+        "verify",
+        help="report any edited, removed, reordered or garbled entry",
+        description=(
+            "Check every entry's hash, the chain between entries, their order "
+            "and the log's anchor; print each problem with its entry and line. "
+            "Exit 1 when there is any."
+        ),
+    )
+    verify_parser.add_argument(
+        "--log",
+        type=Path,
+        metavar="FILE",
+        help="audit log to check (default: <state_dir>/audit.log of the config)",
+    )
+    verify_parser.add_argument(
+        "--anchor",
+        type=_anchor,
+        action="append",
+        default=[],
+        metavar="SEQ:HASH",
+        help="an anchor kept elsewhere, e.g. in the journal (repeatable)",
+    )
+    verify_parser.set_defaults(command=_verify)
+
+
+def _register_repair(commands: Subcommands) -> None:
+    repair = commands.add_parser(
+        "repair",
+        help="set aside a torn final line left by a power cut",
+        description=(
+            "Move the bytes of a torn final line (a write cut short) to a file "
+            "beside the log and record the repair in the log. Refused when the "
+            "log's anchor shows the cut entry had been written in full."
+        ),
+    )
+    repair.add_argument("--log", type=Path, metavar="FILE")
+    repair.add_argument(
+        "--operator", required=True, metavar="BADGE", help="who orders the repair"
+    )
+    repair.set_defaults(command=_repair)
+
+
+def _anchor(text: str) -> AuditAnchor:
+    try:
+        return AuditAnchor.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    path = args.log or audit_log_path(load_config(find_config(args.config)))
+    report = verify(path, anchors=args.anchor)
+    for line in format_report(report):
+        print(line)
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _repair(args: argparse.Namespace) -> int:
+    config = load_config(find_config(args.config))
+    path = args.log or audit_log_path(config)
+    if not path.is_file():
+        raise AuditError(f"no audit log at {path}")
+    # TODO(roles): a repair is a supervisor's action; check the badge's role
+    # once the station has operator roles and credentials.
+    with AuditLog(path) as log:
+        entry = log.repair(station=config.station.name, operator=args.operator)
+    print(
+        f"audit log repaired: {entry.fields['removed_bytes']} torn bytes moved to "
+        f"{entry.fields['saved_as']}, recorded as entry {entry.seq}"
+    )
+    return EXIT_OK
