@@ -19,6 +19,7 @@ from pki import PkiError
 from station.commands import (
     EXIT_ERROR,
     Command,
+    audit,
     demo,
     lot,
     pki,
@@ -31,7 +32,7 @@ from station.errors import StationError
 
 _KNOWN_ERRORS = (StationError, DeviceError, IssuerError, PkiError)
 # In the order ``station --help`` lists them.
-_COMMAND_GROUPS = (demo, provision, simulate, ports, udev, lot, pki)
+_COMMAND_GROUPS = (demo, provision, simulate, ports, udev, lot, audit, pki)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
