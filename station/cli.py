@@ -20,6 +20,7 @@ from station.commands import (
     EXIT_ERROR,
     Command,
     audit,
+    conformance,
     demo,
     lot,
     pki,
@@ -32,7 +33,7 @@ from station.errors import StationError
 
 _KNOWN_ERRORS = (StationError, DeviceError, IssuerError, PkiError)
 # In the order ``station --help`` lists them.
-_COMMAND_GROUPS = (demo, provision, simulate, ports, udev, lot, audit, pki)
+_COMMAND_GROUPS = (demo, provision, simulate, conformance, ports, udev, lot, audit, pki)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

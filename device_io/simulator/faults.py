@@ -8,7 +8,10 @@ A misbehaviour is written ``KIND`` or ``KIND:ARG`` and given to a slot as
 - identity: which nameplate it reports (set up by the simulator);
 - line: whole lines added to its replies (``LinkFaults.shape``);
 - byte: bytes damaged on the wire in either direction (``LinkFaults``);
-- event: a reset or an unplug fired by a command (``LinkFaults.trigger``).
+- event: a reset or an unplug fired by a command (``LinkFaults.trigger``);
+- contract: an answer of the firmware that departs from the PV contract
+  (``ContractBreaks``), so that each check of the conformance runner can be
+  shown to catch the firmware bug it is there for.
 
 Adding a kind means one enum member, one line in ``_APPLY`` and the code at
 its seam; nothing else has to change.
@@ -21,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from device_io.errors import PvErrorCode
 from device_io.simulator.errors import FaultSpecError
 
 
@@ -44,6 +48,13 @@ class Misbehaviour(StrEnum):
     REPEAT_BYTES = "repeat-bytes"
     RESET_MID_COMMAND = "reset-mid-command"
     UNPLUG = "unplug"
+    WRONG_ERROR_CODE = "wrong-error-code"
+    BAD_READ_CRC = "bad-read-crc"
+    LONG_LAST_CHUNK = "long-last-chunk"
+    LYING_WRITE_STATUS = "lying-write-status"
+    COMMIT_SKIPS_HASH = "commit-skips-hash"
+    COMMIT_SKIPS_KEY_CHECK = "commit-skips-key-check"
+    REKEY_OVER_CHAIN = "rekey-over-chain"
 
 
 # What each kind does, as the command line's help prints it.
@@ -65,6 +76,23 @@ DESCRIPTIONS: dict[Misbehaviour, str] = {
     Misbehaviour.REPEAT_BYTES: "bytes doubled at rate ARG (0.001), both ways",
     Misbehaviour.RESET_MID_COMMAND: "resets instead of answering command ARG (PVW#2)",
     Misbehaviour.UNPLUG: "port vanishes at command ARG (PVW#2), then returns",
+    Misbehaviour.WRONG_ERROR_CODE: (
+        "answers ERROR: TO where the contract says FROM, ARG FROM-TO (5-1)"
+    ),
+    Misbehaviour.BAD_READ_CRC: "every +PVREAD reply carries a wrong CRC-32",
+    Misbehaviour.LONG_LAST_CHUNK: (
+        "a read reaching the end is padded with zeros to the length asked"
+    ),
+    Misbehaviour.LYING_WRITE_STATUS: (
+        "AT+PVWSTAT? reports next offset 0, whatever has arrived"
+    ),
+    Misbehaviour.COMMIT_SKIPS_HASH: "AT+PVWCOMMIT does not check the SHA-256",
+    Misbehaviour.COMMIT_SKIPS_KEY_CHECK: (
+        "AT+PVWCOMMIT accepts a chain whose leaf key is not the slot key"
+    ),
+    Misbehaviour.REKEY_OVER_CHAIN: (
+        "AT+PVKEYGEN NEW replaces a key that has a committed chain"
+    ),
 }
 
 # The misbehaviours of the crypto seam: they change what the module makes at
@@ -80,7 +108,22 @@ CRYPTO_FLAWS = frozenset(
     }
 )
 
+# The misbehaviours of the contract seam that are simply on or off.
+CONTRACT_FLAWS = frozenset(
+    {
+        Misbehaviour.BAD_READ_CRC,
+        Misbehaviour.LONG_LAST_CHUNK,
+        Misbehaviour.LYING_WRITE_STATUS,
+        Misbehaviour.COMMIT_SKIPS_HASH,
+        Misbehaviour.COMMIT_SKIPS_KEY_CHECK,
+        Misbehaviour.REKEY_OVER_CHAIN,
+    }
+)
+
 DEFAULT_SLOW_KEYGEN = 30.0
+# Reporting "bad parameter" for an offset error is the slip a parser that
+# validates numbers late makes most easily.
+DEFAULT_CODE_SWAP = "5-1"
 DEFAULT_STRAY_RATE = 0.2
 DEFAULT_BYTE_RATE = 0.001
 
@@ -99,6 +142,29 @@ class CommandTrigger:
 
 
 @dataclass(frozen=True)
+class ContractBreaks:
+    """Where a module's firmware departs from the PV contract.
+
+    Attributes:
+        kinds: The on/off departures (see ``CONTRACT_FLAWS``).
+        code_swap: ``(contract, answered)``: the firmware answers the second
+            code wherever the contract says the first.
+    """
+
+    kinds: frozenset[Misbehaviour] = frozenset()
+    code_swap: tuple[PvErrorCode, PvErrorCode] | None = None
+
+    def __contains__(self, kind: Misbehaviour) -> bool:
+        return kind in self.kinds
+
+    def error_code(self, code: PvErrorCode) -> PvErrorCode:
+        """The code this firmware answers where the contract says ``code``."""
+        if self.code_swap is not None and code is self.code_swap[0]:
+            return self.code_swap[1]
+        return code
+
+
+@dataclass(frozen=True)
 class FaultPlan:
     """Everything that is wrong with one module; the default is a good module."""
 
@@ -114,6 +180,7 @@ class FaultPlan:
     repeat_rate: float = 0.0
     reset_on: CommandTrigger | None = None
     unplug_on: CommandTrigger | None = None
+    breaks: ContractBreaks = ContractBreaks()
     kinds: tuple[str, ...] = field(default=(), compare=False)
 
     def with_fault(self, kind: Misbehaviour, arg: str | None) -> FaultPlan:
@@ -212,6 +279,16 @@ def _trigger(kind: Misbehaviour, arg: str | None) -> CommandTrigger:
     return CommandTrigger(match[1], int(match[2] or 1))
 
 
+def _code_swap(kind: Misbehaviour, arg: str | None) -> tuple[PvErrorCode, PvErrorCode]:
+    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", arg or DEFAULT_CODE_SWAP)
+    known = {code.value for code in PvErrorCode}
+    if match is None or not {int(match[1]), int(match[2])} <= known:
+        raise FaultSpecError(f"{kind.value} needs FROM-TO error codes, got {arg!r}")
+    if match[1] == match[2]:
+        raise FaultSpecError(f"{kind.value} needs two different codes, got {arg!r}")
+    return PvErrorCode(int(match[1])), PvErrorCode(int(match[2]))
+
+
 def _slot(kind: Misbehaviour, arg: str | None) -> int:
     if arg is None or not arg.isdigit():
         raise FaultSpecError(f"{kind.value} needs the slot to copy, got {arg!r}")
@@ -226,8 +303,18 @@ def _flaw(plan: FaultPlan, kind: Misbehaviour, arg: str | None) -> FaultPlan:
     return replace(plan, flaws=plan.flaws | {kind})
 
 
+def _contract_flaw(plan: FaultPlan, kind: Misbehaviour, arg: str | None) -> FaultPlan:
+    _switched_on(kind, arg)
+    breaks = replace(plan.breaks, kinds=plan.breaks.kinds | {kind})
+    return replace(plan, breaks=breaks)
+
+
 _APPLY: dict[Misbehaviour, _Apply] = {
     **dict.fromkeys(CRYPTO_FLAWS, _flaw),
+    **dict.fromkeys(CONTRACT_FLAWS, _contract_flaw),
+    Misbehaviour.WRONG_ERROR_CODE: lambda plan, kind, arg: replace(
+        plan, breaks=replace(plan.breaks, code_swap=_code_swap(kind, arg))
+    ),
     Misbehaviour.FLASH_FULL: lambda plan, kind, arg: replace(
         plan, flash_full=_switched_on(kind, arg)
     ),

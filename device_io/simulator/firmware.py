@@ -10,6 +10,14 @@ them:
 - every change of slots or lock is stored in flash before it is reported, and
   a change that cannot be stored is not made (``ERROR: 6``);
 - a staged write lives in RAM only: ``boot`` drops it.
+
+Where DESIGN is silent the firmware makes a choice, and docs/pv-commands.md
+states each as the contract: a SHA-256 mismatch at commit is ``ERROR: 4``, a
+total of 0 is ``ERROR: 5``, reading an uncommitted chain is ``ERROR: 3``,
+``AT+PVKEYGEN NEW`` on a locked slot 0 is ``ERROR: 10``, ``AT+PVRESET`` checks
+the serial before the lock, and a read at the end of an object returns an
+empty chunk. A module built with ``ContractBreaks`` departs from the contract
+on purpose, one seam each, for the conformance runner's tests.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from device_io.simulator.command import (
 from device_io.simulator.credential import Credential
 from device_io.simulator.crypto_engine import CryptoEngine
 from device_io.simulator.errors import FlashError, FlashFull
+from device_io.simulator.faults import ContractBreaks, Misbehaviour
 from device_io.simulator.flash import Flash, FlashImage
 from device_io.simulator.nameplate import Nameplate
 
@@ -144,6 +153,7 @@ class Firmware:
         flash: Flash,
         limits: FirmwareLimits | None = None,
         engine: CryptoEngine | None = None,
+        breaks: ContractBreaks | None = None,
     ) -> None:
         """Power the module on with whatever its flash holds.
 
@@ -152,6 +162,7 @@ class Firmware:
             flash: Its flash file.
             limits: Capabilities and timing; the stock console by default.
             engine: Its crypto; a well-behaved module by default.
+            breaks: Where it departs from the PV contract; nowhere by default.
 
         Raises:
             FlashError: The flash file is damaged or unreadable.
@@ -160,6 +171,7 @@ class Firmware:
         self.limits = limits or FirmwareLimits()
         self._flash = flash
         self._engine = engine or CryptoEngine()
+        self._breaks = breaks or ContractBreaks()
         self._image = flash.load()
         self._staged: StagedWrite | None = None
         self._table: dict[str, tuple[Form, _Handler]] = self._command_table()
@@ -203,7 +215,7 @@ class Firmware:
                 refusal.reason,
                 refusal.code,
             )
-            return Reply.error(refusal.code)
+            return Reply.error(self._breaks.error_code(refusal.code))
 
     def _dispatch(self, command: AtCommand) -> Reply:
         form, handler = self._table.get(command.name, (None, None))
@@ -272,7 +284,9 @@ class Firmware:
     def _check_rekey(self, slot: int, current: Credential | None) -> None:
         if slot == 0 and self._image.locked:
             raise CommandError(PvErrorCode.LOCKED, "slot 0 is locked")
-        if current is not None and current.chain is not None:
+        if current is None or Misbehaviour.REKEY_OVER_CHAIN in self._breaks:
+            return
+        if current.chain is not None:
             raise CommandError(PvErrorCode.KEY_EXISTS, f"slot {slot} has a chain")
 
     def _sign(self, command: AtCommand) -> Reply:
@@ -308,9 +322,12 @@ class Firmware:
             raise CommandError(PvErrorCode.OFFSET, f"offset {offset} past the end")
 
         chunk = data[offset : offset + length]
-        return Reply.ok(
-            f'+PVREAD:{obj},{offset},{len(data)},{crc32_hex(chunk)},"{_b64(chunk)}"'
-        )
+        if Misbehaviour.LONG_LAST_CHUNK in self._breaks:
+            chunk = chunk.ljust(length, b"\x00")
+        crc = crc32_hex(chunk)
+        if Misbehaviour.BAD_READ_CRC in self._breaks:
+            crc = crc32_hex(chunk + b"\x00")
+        return Reply.ok(f'+PVREAD:{obj},{offset},{len(data)},{crc},"{_b64(chunk)}"')
 
     def _object(self, obj: str) -> bytes:
         slot, part = OBJECTS[obj]
@@ -361,8 +378,11 @@ class Firmware:
         staged = self._staged
         if staged is None:
             return Reply.ok("+PVWSTAT:NONE")
+        next_offset = staged.next_offset
+        if Misbehaviour.LYING_WRITE_STATUS in self._breaks:
+            next_offset = 0
         return Reply.ok(
-            f"+PVWSTAT:{staged.obj},{staged.total},{staged.sha256},{staged.next_offset}"
+            f"+PVWSTAT:{staged.obj},{staged.total},{staged.sha256},{next_offset}"
         )
 
     def _write_commit(self, command: AtCommand) -> Reply:
@@ -370,11 +390,16 @@ class Firmware:
         if staged.next_offset != staged.total:
             raise CommandError(PvErrorCode.OFFSET, "staged write is incomplete")
         data = bytes(staged.data)
-        if sha256_hex(data) != staged.sha256:
+        checks_hash = Misbehaviour.COMMIT_SKIPS_HASH not in self._breaks
+        if checks_hash and sha256_hex(data) != staged.sha256:
             raise CommandError(PvErrorCode.CRC_MISMATCH, "SHA-256 does not match")
 
         slot, credential = self._writable_credential(staged.obj)
-        _check_chain(data, credential)
+        _check_chain(
+            data,
+            credential,
+            key_check=Misbehaviour.COMMIT_SKIPS_KEY_CHECK not in self._breaks,
+        )
         self._store(self._image.with_slot(slot, credential.with_chain(data)))
         self._staged = None
         logger.info(
@@ -474,11 +499,13 @@ def _new_flag(command: AtCommand) -> bool:
     return True
 
 
-def _check_chain(data: bytes, credential: Credential) -> None:
+def _check_chain(data: bytes, credential: Credential, *, key_check: bool) -> None:
     try:
         leaf = decode_chain(data)[0]
     except ChainFormatError as exc:
         raise CommandError(PvErrorCode.CHAIN_INVALID, str(exc)) from exc
+    if not key_check:
+        return
     leaf_key = leaf.public_key().public_bytes(
         Encoding.DER, PublicFormat.SubjectPublicKeyInfo
     )

@@ -188,6 +188,7 @@ class Simulator:
             flash=Flash(flash_dir / f"{true_plate.serial}.json", full=plan.flash_full),
             limits=limits,
             engine=CryptoEngine(plan.flaws),
+            breaks=plan.breaks,
         )
         return PtyPort(
             slot=slot,

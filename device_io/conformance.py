@@ -1,0 +1,294 @@
+"""The PV conformance runner: checks a module's firmware against the contract.
+
+``run_conformance`` opens the module's port through the station's own serial
+stack (``SerialPort`` with a tap, ``Link``) and runs every check of
+docs/pv-commands.md in order, reporting each one as it finishes. The checks
+live by concept in ``conformance_checks_link``, ``_keys``, ``_writes`` and
+``_life``; a ``Probe`` drives the module for them.
+
+The run starts with ``AT+PVRESET=<serial>`` (a locked module cannot be tested)
+and, unless it was allowed to lock, ends with it too, so the module is left
+EMPTY. Locking is irreversible on real hardware: the lock checks run only with
+``ConformanceOptions(lock=True)``.
+
+A check that fails with a link error (timeout, noise, a reset banner) is
+followed by a resync; a module that stops answering ends the run, and the
+checks left are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from device_io.conformance_ca import ThrowawayCa
+from device_io.conformance_check import Check, When, check_plan
+from device_io.conformance_checks_keys import KEY_CHECKS
+from device_io.conformance_checks_life import LIFE_CHECKS
+from device_io.conformance_checks_link import LINK_CHECKS
+from device_io.conformance_checks_writes import WRITE_CHECKS
+from device_io.conformance_probe import (
+    ContractBreach,
+    Evidence,
+    ModuleNotTestable,
+    Probe,
+    Timeouts,
+)
+from device_io.conformance_tap import Exchange, RecordingPort
+from device_io.errors import DeviceError, LinkError, PortError
+from device_io.link import Link, LinkSettings
+from device_io.serial_port import PortSettings
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "PLAN",
+    "CheckResult",
+    "ConformanceOptions",
+    "ConformanceReport",
+    "ContractBreach",
+    "Evidence",
+    "ModuleNotTestable",
+    "Timeouts",
+    "Verdict",
+    "run_conformance",
+]
+
+PLAN: tuple[Check, ...] = check_plan(
+    [
+        *LINK_CHECKS.checks,
+        *KEY_CHECKS.checks,
+        *WRITE_CHECKS.checks,
+        *LIFE_CHECKS.checks,
+    ]
+)
+"""Every check, in the order a run performs them."""
+
+
+class Verdict(StrEnum):
+    """The outcome of one check."""
+
+    # A verdict, not a password.
+    PASS = "PASS"  # noqa: S105
+    FAIL = "FAIL"
+    SKIP = "SKIP"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome.
+
+    Attributes:
+        check: The check.
+        verdict: Pass, fail or skip.
+        detail: What a pass found, why it failed, or why it was skipped.
+        exchanges: On a failure, the bytes the check exchanged with the module.
+        evidence: On a failure, bytes read earlier that the verdict was made
+            on, if any.
+    """
+
+    check: Check
+    verdict: Verdict
+    detail: str = ""
+    exchanges: tuple[Exchange, ...] = ()
+    evidence: Evidence | None = None
+
+    @property
+    def name(self) -> str:
+        """The check's name."""
+        return self.check.name
+
+
+@dataclass(frozen=True)
+class ConformanceReport:
+    """The outcome of a run.
+
+    Attributes:
+        port: The port the module was on.
+        lock: Whether the run was allowed to lock the module.
+        results: Every check's result, in run order.
+        serial: The module's serial, once read.
+        final_state: Slot 0 state at the end (``EMPTY``, ``LOCKED``...), or
+            None when the module could not be asked.
+        port_failure: Why the port failed mid-run, if it did.
+    """
+
+    port: str
+    lock: bool
+    results: tuple[CheckResult, ...]
+    serial: str | None = None
+    final_state: str | None = None
+    port_failure: str | None = None
+
+    def count(self, verdict: Verdict) -> int:
+        """How many checks ended with ``verdict``."""
+        return sum(result.verdict is verdict for result in self.results)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        """The checks that failed."""
+        return [result for result in self.results if result.verdict is Verdict.FAIL]
+
+    @property
+    def passed(self) -> bool:
+        """True when no check failed and the port held to the end."""
+        return not self.failed and self.port_failure is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConformanceOptions:
+    """How a run drives the module.
+
+    Attributes:
+        lock: Run the lock checks, which lock the module for good.
+        slot: Fixture slot name, for logs and errors.
+        timeouts: Reply timeouts per kind of command.
+        port: How the port is opened.
+        link: Resynchronisation after a link error.
+    """
+
+    lock: bool = False
+    slot: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    port: PortSettings = field(default_factory=PortSettings)
+    link: LinkSettings = field(default_factory=LinkSettings)
+
+
+ResultListener = Callable[[CheckResult], None]
+
+
+def run_conformance(
+    port: str,
+    options: ConformanceOptions | None = None,
+    *,
+    listener: ResultListener | None = None,
+) -> ConformanceReport:
+    """Run every check against the module on ``port``.
+
+    Args:
+        port: Device path of the module's serial port.
+        options: Locking, timeouts and port settings.
+        listener: Called with each result as soon as its check ends.
+
+    Returns:
+        The report; ``report.passed`` says whether the module conforms.
+
+    Raises:
+        PortError: The port cannot be opened.
+        ModuleNotTestable: The module is locked, so it cannot be tested.
+    """
+    options = options or ConformanceOptions()
+    serial_port = RecordingPort.open(port, slot=options.slot, settings=options.port)
+    with serial_port:
+        probe = Probe(
+            Link(serial_port, options.link),
+            serial_port.recorder,
+            timeouts=options.timeouts,
+            ca=ThrowawayCa(),
+        )
+        report = _Run(probe, options, listener).run(port)
+    logger.info(
+        "conformance run on %s: %d passed, %d failed, %d skipped",
+        port,
+        report.count(Verdict.PASS),
+        report.count(Verdict.FAIL),
+        report.count(Verdict.SKIP),
+    )
+    return report
+
+
+class _Run:
+    """One pass through the plan against one module."""
+
+    def __init__(
+        self,
+        probe: Probe,
+        options: ConformanceOptions,
+        listener: ResultListener | None,
+    ) -> None:
+        self._probe = probe
+        self._options = options
+        self._listener = listener
+        self._results: dict[str, CheckResult] = {}
+        self._stopped: str | None = None
+        self._port_failure: str | None = None
+
+    def run(self, port: str) -> ConformanceReport:
+        for check in PLAN:
+            result = self._result(check)
+            self._results[check.name] = result
+            logger.debug("%s: %s %s", check.name, result.verdict, result.detail)
+            if self._listener is not None:
+                self._listener(result)
+
+        identity = self._probe.learnt.identity
+        return ConformanceReport(
+            port=port,
+            lock=self._options.lock,
+            results=tuple(self._results.values()),
+            serial=identity.serial if identity else None,
+            final_state=self._final_state(),
+            port_failure=self._port_failure,
+        )
+
+    def _result(self, check: Check) -> CheckResult:
+        reason = self._skip_reason(check)
+        if reason:
+            return CheckResult(check, Verdict.SKIP, reason)
+
+        self._probe.recorder.clear()
+        try:
+            detail = check.run(self._probe)
+        except ModuleNotTestable:
+            raise
+        except PortError as exc:
+            self._port_failure = exc.message
+            self._stopped = f"the port failed during {check.name}"
+            return self._failure(check, exc)
+        except LinkError as exc:
+            # The rest of the reply belongs in this check's transcript.
+            self._probe.link.drain()
+            failure = self._failure(check, exc)
+            self._resync(check)
+            return failure
+        except DeviceError as exc:
+            return self._failure(check, exc)
+        return CheckResult(check, Verdict.PASS, detail or "")
+
+    def _skip_reason(self, check: Check) -> str | None:
+        if self._stopped:
+            return self._stopped
+        if check.when is When.LOCKING and not self._options.lock:
+            return "needs --lock (locking is irreversible)"
+        if check.when is When.NOT_LOCKING and self._options.lock:
+            return "not run when the run locks the module"
+        for name in check.requires:
+            if self._results[name].verdict is not Verdict.PASS:
+                return f"needs {name}"
+        return None
+
+    def _failure(self, check: Check, exc: DeviceError) -> CheckResult:
+        exchanges = tuple(self._probe.recorder.exchanges)
+        evidence = exc.evidence if isinstance(exc, ContractBreach) else None
+        return CheckResult(check, Verdict.FAIL, exc.message, exchanges, evidence)
+
+    def _resync(self, check: Check) -> None:
+        try:
+            self._probe.link.resync()
+        except PortError as exc:
+            self._port_failure = exc.message
+            self._stopped = f"the port failed after {check.name}"
+        except LinkError as exc:
+            self._stopped = f"the module stopped answering after {check.name}"
+            logger.warning("%s: %s", self._stopped, exc.message)
+
+    def _final_state(self) -> str | None:
+        if self._port_failure is not None or self._probe.learnt.identity is None:
+            return None
+        try:
+            return self._probe.identity().state
+        except DeviceError as exc:
+            logger.warning("cannot read the module's final state: %s", exc.message)
+            return None

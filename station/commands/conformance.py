@@ -1,0 +1,57 @@
+"""``station conformance``: check a module's firmware against the PV contract."""
+
+from __future__ import annotations
+
+import argparse
+
+from device_io.conformance import ConformanceOptions, Timeouts, run_conformance
+from device_io.conformance_report import format_header, format_result, format_summary
+from station.commands import EXIT_ERROR, EXIT_MODULE_FAILED, EXIT_OK, Subcommands
+
+
+def register(commands: Subcommands) -> None:
+    """Add ``station conformance``."""
+    conformance = commands.add_parser(
+        "conformance",
+        help="check a module's firmware against the PV command set",
+        description=(
+            "Drive the module on PORT through every PV command and error case "
+            "of docs/pv-commands.md and print each check with PASS or FAIL. "
+            "The module must not be locked; it is reset to EMPTY at the start "
+            "and, unless --lock is given, at the end. Exit status: 0 every "
+            "check passed, 1 a check failed, 2 the port or module cannot be used."
+        ),
+    )
+    conformance.add_argument("--port", required=True, help="serial port of the module")
+    conformance.add_argument(
+        "--lock",
+        action="store_true",
+        help="also run the lock checks: this LOCKS THE MODULE FOR GOOD",
+    )
+    conformance.add_argument(
+        "--keygen-timeout",
+        type=float,
+        default=Timeouts().keygen,
+        metavar="SECONDS",
+        help="reply timeout of key generation (%(default)s)",
+    )
+    conformance.set_defaults(command=_conformance)
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    options = ConformanceOptions(
+        lock=args.lock, timeouts=Timeouts(keygen=args.keygen_timeout)
+    )
+    print(format_header(args.port, lock=args.lock), flush=True)
+
+    report = run_conformance(
+        args.port,
+        options,
+        listener=lambda result: print(format_result(result), flush=True),
+    )
+
+    print()
+    print(format_summary(report))
+    if report.port_failure is not None:
+        return EXIT_ERROR
+    return EXIT_OK if report.passed else EXIT_MODULE_FAILED
