@@ -22,6 +22,7 @@ from station.commands import (
     audit,
     conformance,
     demo,
+    export,
     lot,
     pki,
     ports,
@@ -33,7 +34,18 @@ from station.errors import StationError
 
 _KNOWN_ERRORS = (StationError, DeviceError, IssuerError, PkiError)
 # In the order ``station --help`` lists them.
-_COMMAND_GROUPS = (demo, provision, simulate, conformance, ports, udev, lot, audit, pki)
+_COMMAND_GROUPS = (
+    demo,
+    provision,
+    simulate,
+    conformance,
+    ports,
+    udev,
+    lot,
+    export,
+    audit,
+    pki,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
