@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def log_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def log(log_path: Path) -> AuditLog:
+def log(log_path: Path) -> Iterator[AuditLog]:
     with AuditLog(log_path, clock=_Clock()) as opened:
         yield opened
 
