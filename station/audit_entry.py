@@ -30,7 +30,8 @@ GENESIS = hashlib.sha256(b"provisioning-station audit log, format 1").hexdigest(
 # An entry is a few hundred bytes; the bound keeps reading the tail cheap.
 MAX_LINE = 16 * 1024
 MAX_TEXT = 1024
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# UTC with microseconds and a Z, as 2026-12-01T08:00:01.000000Z.
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 
 _KEYS = frozenset({"seq", "time", "event", "fields", "prev", "hash"})
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -143,7 +144,7 @@ class AuditEntry:
     def _body(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
-            "time": self.time.strftime(TIME_FORMAT),
+            "time": _time_text(self.time),
             "event": self.event,
             "fields": dict(self.fields),
             "prev": self.prev,
@@ -194,12 +195,17 @@ def _sequence(value: object) -> int:
     return value
 
 
+def _time_text(moment: datetime.datetime) -> str:
+    utc = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
+
+
 def _time(value: object) -> datetime.datetime:
+    text = _name(value, _TIME, "time")
     try:
-        moment = datetime.datetime.strptime(str(value), TIME_FORMAT)
+        return datetime.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"time {value!r} is not {TIME_FORMAT}") from None
-    return moment.replace(tzinfo=datetime.UTC)
+        raise ValueError(f"time {value!r} is not a date and time") from None
 
 
 def _name(value: object, pattern: re.Pattern[str], what: str) -> str:
