@@ -378,3 +378,19 @@ def test_a_log_replaced_while_open_is_refused(log: AuditLog, log_path: Path) -> 
 
     with pytest.raises(AuditError, match="was moved or replaced"):
         _lot_imported(log)
+
+
+def test_an_anchor_one_entry_behind_after_a_crash_is_accepted(
+    log: AuditLog, log_path: Path
+) -> None:
+    first = log.append("revoked", cert_serial="01", reason=None)
+    log.append("revoked", cert_serial="02", reason=None)
+    # A power cut after the entry was fsync'd, before its anchor replaced the
+    # previous one.
+    log.anchor_path.write_text(f"{first.anchor}\n")
+
+    with AuditLog(log_path) as reopened:
+        third = reopened.append("revoked", cert_serial="03", reason=None)
+
+    assert third.seq == 3
+    assert verify(log_path).problems == ()
