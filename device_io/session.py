@@ -573,8 +573,8 @@ class ModuleSession:
     # --- reading state ----------------------------------------------------------
 
     def _read_caps(self) -> Capabilities:
-        caps = Capabilities.parse(self._ask(cmd_cap()))
-        again = Capabilities.parse(self._ask(cmd_cap()))
+        caps = Capabilities.parse(self._query(cmd_cap()))
+        again = Capabilities.parse(self._query(cmd_cap()))
         if caps != again:
             # A damaged digit would size every chunk of the session wrongly.
             raise IntegrityError(f"two capability reads disagree: {caps} then {again}")
@@ -600,7 +600,7 @@ class ModuleSession:
         """The module's identity and state, at the cost of one read when it
         confirms the identity already known; else as ``_read_identity``."""
         if self.identity is not None:
-            raw = RawIdentity.parse(self._ask(cmd_id()))
+            raw = RawIdentity.parse(self._query(cmd_id()))
             if _confirms(raw, self.identity):
                 self.identity = replace(self.identity, state=SlotState(raw.state))
                 return self.identity
@@ -608,8 +608,8 @@ class ModuleSession:
 
     def _read_identity(self) -> ModuleIdentity:
         """Two reads of ``AT+PVID?`` that agree, checked against the rules."""
-        first = RawIdentity.parse(self._ask(cmd_id()))
-        second = RawIdentity.parse(self._ask(cmd_id()))
+        first = RawIdentity.parse(self._query(cmd_id()))
+        second = RawIdentity.parse(self._query(cmd_id()))
         if first != second:
             # A flipped character can name another plausible module. Nothing
             # between the two reads changes the state, so it must agree too.
@@ -624,7 +624,7 @@ class ModuleSession:
         return identity
 
     def _read_write_status(self) -> WriteStatus:
-        return WriteStatus.parse(self._ask(cmd_wstat()))
+        return WriteStatus.parse(self._query(cmd_wstat()))
 
     def _write_status_for(self, attempts: _Attempts) -> WriteStatus:
         """The staged write: as recovery just read it on a retry, else asked."""
@@ -673,6 +673,16 @@ class ModuleSession:
             )
 
     # --- commands -------------------------------------------------------------
+
+    def _query(self, line: str) -> InfoLine:
+        """A query the PV contract never refuses (capabilities, identity,
+        staged write): an ``ERROR`` means the command was damaged on the way."""
+        try:
+            return self._ask(line)
+        except ModuleError as exc:
+            raise IntegrityError(
+                f"module refused a query it always answers: {exc.message}"
+            ) from exc
 
     def _ask(self, line: str, *, timeout: float | None = None) -> InfoLine:
         """Send a command whose reply is exactly one ``+NAME:`` line."""

@@ -266,6 +266,15 @@ def test_a_bad_parameter_answer_means_a_damaged_command_and_is_retried(
     assert len(keyed.sent("AT+PVREAD=CSR,0,")) == 2
 
 
+def test_a_refused_identity_query_means_a_damaged_command_and_is_retried(
+    session: ModuleSession, module: ModuleDouble
+) -> None:
+    module.arm("AT+PVID?", Fault.REFUSE, code=3)
+
+    assert session.identify().serial == "AMB82D001001"
+    assert len(module.sent("AT+PVSYNC")) == 1
+
+
 def test_a_storage_refusal_of_a_staged_write_within_limits_is_retried(
     session: ModuleSession, keyed: ModuleDouble
 ) -> None:
