@@ -30,6 +30,7 @@ from device_io.pv import (
     SlotState,
     cmd_hash,
     cmd_lock,
+    cmd_promote,
     cmd_read,
     cmd_reset,
     cmd_sign,
@@ -312,13 +313,15 @@ def _sign_bad_challenge(probe: Probe) -> None:
 
 @check(
     "slot1.empty",
-    "with slot 1 empty, AT+PVSIGN=1 and AT+PVHASH=PUB1 are refused with ERROR: 8",
+    "with slot 1 empty, AT+PVSIGN=1, AT+PVHASH=PUB1 and AT+PVPROMOTE are refused "
+    "with ERROR: 8",
     requires=["pvkeygen.new"],
     project_rule=True,
 )
 def _slot1_empty(probe: Probe) -> None:
     probe.refused(cmd_sign(1, _CHALLENGE), PvErrorCode.NO_KEY)
     probe.refused(cmd_hash(PvObject.PUB1), PvErrorCode.NO_KEY)
+    probe.refused(cmd_promote(), PvErrorCode.NO_KEY, timeout=probe.timeouts.commit)
 
 
 @check(

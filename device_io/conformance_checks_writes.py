@@ -76,7 +76,8 @@ def _begin_read_only(probe: Probe) -> None:
 
 @check(
     "pvw.past-total",
-    "a chunk that runs past the announced total is refused with ERROR: 5",
+    "an empty chunk, or one that runs past the announced total, is refused with "
+    "ERROR: 5",
     requires=["pvkeygen.new"],
     project_rule=True,
 )
@@ -84,6 +85,7 @@ def _chunk_past_total(probe: Probe) -> None:
     data = secrets.token_bytes(3)
     probe.begin(CHAIN, data)
 
+    probe.refused(f'AT+PVW=0,{crc32_hex(b"")},""', PvErrorCode.OFFSET)
     probe.refused(cmd_write(0, data + b"\x00\x00\x00"), PvErrorCode.OFFSET)
 
     probe.ok(cmd_wabort())

@@ -155,7 +155,7 @@ BREAKS = [
     ("p384-key", False, "pub.p256"),
     ("bad-challenge-signature", False, "pvsign.slot0"),
     ("flash-full", False, "pvreset.start"),
-    ("reset-mid-command:PVPROMOTE", False, "pvpromote.no-chain1"),
+    ("reset-mid-command:PVPROMOTE#2", False, "pvpromote.no-chain1"),
 ]
 
 
@@ -200,7 +200,7 @@ def test_checks_that_need_a_failed_check_are_skipped_not_failed(
 
 
 def test_run_goes_on_after_the_module_resets_mid_command(simulate: Simulate) -> None:
-    report = _run(simulate("1=reset-mid-command:PVPROMOTE"))
+    report = _run(simulate("1=reset-mid-command:PVPROMOTE#2"))
 
     assert _failed(report) == ["pvpromote.no-chain1"]
     assert "reset" in report.failed[0].detail
