@@ -57,7 +57,9 @@ def _link_habits(probe: Probe) -> str:
     echo = stray = 0
     for exchange in probe.recorder.exchanges:
         lines = exchange.reply_lines()
-        echo += exchange.sent.removesuffix(b"\r\n") in lines
+        command = exchange.sent.removesuffix(b"\r\n")
+        # The bare CRLF of the resync has no echo to tell from a blank line.
+        echo += bool(command) and command in lines
         stray += sum(line.startswith(UNSOLICITED_PREFIX.encode()) for line in lines)
     return f"echo {'on' if echo else 'off'}, {stray} [$] lines seen"
 
