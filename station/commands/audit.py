@@ -17,7 +17,7 @@ EXIT_PROBLEMS = 1
 
 def register(commands: Subcommands) -> None:
     """Add ``station audit`` and its subcommands."""
-    audit = commands.add_parser("audit", help="check the audit log")
+    audit = commands.add_parser("audit", help="check the audit log, mend a torn end")
     audit_commands = audit.add_subparsers(title="audit commands", metavar="COMMAND")
     _register_verify(audit_commands)
     _register_repair(audit_commands)
