@@ -1,0 +1,378 @@
+"""The console over simulated modules, driven as an operator drives it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from console_bench import LOT, MakeBench, StageClock, fixed_wall_clock
+from console_pilot import finish_all, screen_text, sign_in, until
+from textual.widgets import Input
+
+from device_io.simulator import PortInfo
+from station.journal import Journal, RunStatus
+from station.line import LineMode, SlotPhase
+from ui import ConsoleApp
+from ui.help_screen import HelpScreen
+from ui.quit_screen import QuitScreen
+from ui.records_screen import RecordsScreen
+from ui.sign_in_screen import SignInScreen
+from ui.slot_grid import SlotGrid
+
+SIZE = (100, 30)
+
+
+def console(bench_config: object) -> ConsoleApp:
+    from station.config import StationConfig
+
+    assert isinstance(bench_config, StationConfig)
+    return ConsoleApp(bench_config, monotonic=StageClock(), wall_clock=fixed_wall_clock)
+
+
+def journal_runs(app: ConsoleApp) -> list[tuple[str, str | None, RunStatus]]:
+    with Journal(app.config.journal_path, station="reader") as journal:
+        return [(run.slot, run.serial, run.status) for run in journal.runs()]
+
+
+def test_signing_in_shows_station_lot_line_issuer_and_operator(
+    make_bench: MakeBench,
+) -> None:
+    app = console(make_bench(slots=2).config)
+
+    async def scenario() -> str:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot, badge="B0042")
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    assert "demo-station" in text
+    assert f"lot {LOT}" in text
+    assert "line demo" in text
+    assert "operator B0042" in text
+    assert "issuer local HSM: CN=" in text
+    assert "queue 0" in text
+    assert "queued for issuance 0" in text
+
+
+def test_a_badge_outside_the_rules_is_refused_before_the_lot(
+    make_bench: MakeBench,
+) -> None:
+    app = console(make_bench(slots=1).config)
+
+    async def scenario() -> tuple[object, str]:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.screen.query_one("#badge", Input).value = "B 42;"
+            await pilot.press("enter")
+            await pilot.press("tab", "enter")
+            await pilot.pause()
+            return app.screen, screen_text(app)
+
+    screen, text = asyncio.run(scenario())
+
+    assert isinstance(screen, SignInScreen)
+    assert "a badge id is 1 to 32 of A-Z a-z 0-9 . _ -" in text
+    assert app.shift is None
+
+
+def test_start_all_shows_a_pass_and_a_fail_with_its_reason(
+    make_bench: MakeBench,
+) -> None:
+    app = console(make_bench(slots=2, misbehave=("2=rsa-key",)).config)
+
+    async def scenario() -> str:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await pilot.press("a")
+            await finish_all(pilot)
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    assert "PASS" in text
+    assert "FAIL" in text
+    assert "check CSR: CSR key is RSA, expected EC P-256" in text
+    assert "AMB82D001002 ✘ FAIL at check CSR: CSR key is RSA" in text
+    assert "passed 1  failed 1  yield 50.0%" in text
+    assert journal_runs(app) == [
+        ("slot-1", "AMB82D001001", RunStatus.PASS),
+        ("slot-2", "AMB82D001002", RunStatus.FAIL),
+    ]
+
+
+def test_a_module_unplugged_mid_write_fails_then_passes_on_retry(
+    make_bench: MakeBench,
+) -> None:
+    bench = make_bench(slots=1, misbehave=("1=unplug",))
+    app = console(bench.config)
+
+    def replugged(port: PortInfo) -> bool:
+        return Path(port.link).exists()
+
+    async def scenario() -> list[SlotPhase]:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await sign_in(pilot)
+            tile = screen.query_one(SlotGrid).tiles[0]
+            await pilot.press("1")
+            await finish_all(pilot)
+            phases = [tile.status.phase]
+            # The module comes back on a new pty under the same link.
+            await until(pilot, lambda: replugged(bench.simulator.port(1)))
+            await pilot.press("r")
+            await finish_all(pilot)
+            return [*phases, tile.status.phase]
+
+    phases = asyncio.run(scenario())
+
+    assert phases == [SlotPhase.FAIL, SlotPhase.PASS]
+    assert [status for _, _, status in journal_runs(app)] == [
+        RunStatus.FAIL,
+        RunStatus.PASS,
+    ]
+
+
+def test_retry_leaves_a_slot_that_did_not_fail_alone(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=2).config)
+
+    async def scenario() -> str:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await pilot.press("1")
+            await finish_all(pilot)
+            await pilot.press("r")
+            await finish_all(pilot)
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    assert "slot-1 has no failed module to retry" in text
+    assert len(journal_runs(app)) == 1
+
+
+def test_a_number_key_starts_only_its_slot(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=3).config)
+
+    async def scenario() -> list[SlotPhase]:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await sign_in(pilot)
+            await pilot.press("2")
+            await finish_all(pilot)
+            return [tile.status.phase for tile in screen.query_one(SlotGrid).tiles]
+
+    phases = asyncio.run(scenario())
+
+    assert phases == [SlotPhase.IDLE, SlotPhase.PASS, SlotPhase.IDLE]
+    assert journal_runs(app) == [("slot-2", "AMB82D001002", RunStatus.PASS)]
+
+
+def test_arrow_keys_and_s_start_the_selected_slot(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=4).config)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(60, 30)) as pilot:
+            await sign_in(pilot)
+            # Two columns fit in 60 cells: down from slot 1 is slot 3.
+            await pilot.press("down", "s")
+            await finish_all(pilot)
+
+    asyncio.run(scenario())
+
+    assert journal_runs(app) == [("slot-3", "AMB82D001003", RunStatus.PASS)]
+
+
+def test_a_paused_line_starts_nothing_until_resumed(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=1).config)
+
+    async def scenario() -> tuple[str, int]:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await pilot.press("p", "a")
+            await pilot.pause()
+            paused_text = screen_text(app)
+            runs_while_paused = len(journal_runs(app))
+            await pilot.press("p", "a")
+            await finish_all(pilot)
+            return paused_text, runs_while_paused
+
+    paused_text, runs_while_paused = asyncio.run(scenario())
+
+    assert "PAUSED" in paused_text
+    assert "the line is paused (p resumes it)" in paused_text
+    assert runs_while_paused == 0
+    assert journal_runs(app) == [("slot-1", "AMB82D001001", RunStatus.PASS)]
+
+
+def test_records_find_a_module_by_serial_and_by_mac(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=1).config)
+
+    async def scenario() -> tuple[str, str, str]:
+        async with app.run_test(size=(120, 60)) as pilot:
+            await sign_in(pilot)
+            await pilot.press("a")
+            await finish_all(pilot)
+            await pilot.press("f")
+            records = await until(
+                pilot, lambda: isinstance(app.screen, RecordsScreen) and app.screen
+            )
+            found = []
+            for query in ("AMB82D001001", "00E04C870001", "AMB82D009999"):
+                records.query_one("#query", Input).value = query
+                await pilot.press("enter")
+                await pilot.pause()
+                found.append(screen_text(app))
+            return found[0], found[1], found[2]
+
+    by_serial, by_mac, unknown = asyncio.run(scenario())
+
+    with Journal(app.config.journal_path, station="reader") as journal:
+        (run,) = journal.runs()
+    assert run.cert_serial is not None
+    for text in (by_serial, by_mac):
+        assert "provisioning run 1" in text
+        assert "✔ PASS" in text
+        assert f"certificate  {run.cert_serial}" in text
+        assert "CN=AMB82D001001,OU=AMB82,O=Example IoT" in text
+        assert "notAfter     20" in text
+        assert re.search(r"SHA-256      ([0-9a-f]{2}:){31}[0-9a-f]{2}", text)
+        assert re.search(r"challenge +outcome +ok", text)
+    assert "No module AMB82D009999 in this station's journal." in unknown
+
+
+def test_qa_mode_reverifies_a_provisioned_module(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=1).config)
+
+    async def scenario() -> tuple[LineMode, str]:
+        async with app.run_test(size=(120, 60)) as pilot:
+            screen = await sign_in(pilot)
+            await pilot.press("a")
+            await finish_all(pilot)
+            await pilot.press("v", "a")
+            await finish_all(pilot)
+            mode, line_text = screen.shift.line.mode, screen_text(app)
+            await pilot.press("f")
+            await pilot.pause()
+            app.screen.query_one("#query", Input).value = "AMB82D001001"
+            await pilot.press("enter")
+            await pilot.pause()
+            return mode, line_text + screen_text(app)
+
+    mode, text = asyncio.run(scenario())
+
+    assert mode is LineMode.QA
+    assert "QA MODE" in text
+    assert "QA: credential verified" in text
+    assert "QA re-verification run 2" in text
+    assert journal_runs(app)[-1] == ("slot-1", "AMB82D001001", RunStatus.PASS)
+
+
+def test_qa_mode_waits_until_no_module_is_in_work(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=1, keygen_delay=1.0).config)
+
+    async def scenario() -> tuple[LineMode, str]:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await sign_in(pilot)
+            await pilot.press("a", "v")
+            mode, text = screen.shift.line.mode, screen_text(app)
+            await finish_all(pilot)
+            return mode, text
+
+    mode, text = asyncio.run(scenario())
+
+    assert mode is LineMode.PROVISION
+    assert "QA re-verification mode waits until no module is in work" in text
+
+
+def test_quit_asks_while_modules_are_in_work_and_waits_for_them(
+    make_bench: MakeBench,
+) -> None:
+    app = console(make_bench(slots=2, keygen_delay=1.0).config)
+
+    async def scenario() -> tuple[bool, bool, RunStatus]:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await sign_in(pilot)
+            await pilot.press("a", "ctrl+q")
+            asked = isinstance(app.screen, QuitScreen)
+            await pilot.press("y")
+            paused = screen.shift.line.paused
+            await until(pilot, lambda: not app.is_running)
+            return asked, paused, journal_runs(app)[-1][2]
+
+    asked, paused, last = asyncio.run(scenario())
+
+    assert asked
+    assert paused
+    assert last is RunStatus.PASS
+    assert [status for _, _, status in journal_runs(app)] == [RunStatus.PASS] * 2
+
+
+def test_quit_on_an_idle_line_exits_at_once(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=1).config)
+
+    async def scenario() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await pilot.press("ctrl+q")
+            await until(pilot, lambda: not app.is_running)
+
+    asyncio.run(scenario())
+
+    assert app.return_code == 0
+
+
+def test_help_lists_a_key_for_every_action(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=1).config)
+
+    async def scenario() -> str:
+        async with app.run_test(size=(80, 40)) as pilot:
+            await sign_in(pilot)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    for key, action in (
+        ("a", "Start all"),
+        ("s / ⏎", "Start slot"),
+        ("1 … 9", "Start slot N"),
+        ("r", "Retry"),
+        ("p", "Pause"),
+        ("v", "QA mode"),
+        ("f", "Records"),
+        ("←", "Previous slot"),
+        ("? / f1", "Help"),
+        ("^q", "Quit"),
+    ):
+        assert any(
+            re.search(rf"┃ +{re.escape(key)} +{action} +┃", line)
+            for line in text.splitlines()
+        ), (key, action)
+
+
+def test_the_log_keeps_the_console_off_the_terminal(tmp_path: Path) -> None:
+    import logging
+
+    from station.commands.console import log_to_file
+
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level
+    try:
+        root.addHandler(logging.StreamHandler())
+        path = log_to_file(tmp_path / "state" / "console.log")
+        logging.getLogger("station.test").warning("slot %s: failed", "slot-1")
+        streams = [h for h in root.handlers if type(h) is logging.StreamHandler]
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[0]:
+                handler.close()
+                root.removeHandler(handler)
+        for handler in saved[0]:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(saved[1])
+
+    assert streams == []
+    assert "slot slot-1: failed" in path.read_text()
