@@ -21,6 +21,7 @@ from station.commands import (
     Command,
     audit,
     conformance,
+    console,
     demo,
     export,
     lot,
@@ -35,6 +36,7 @@ from station.errors import StationError
 _KNOWN_ERRORS = (StationError, DeviceError, IssuerError, PkiError)
 # In the order ``station --help`` lists them.
 _COMMAND_GROUPS = (
+    console,
     demo,
     provision,
     simulate,
@@ -62,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     command: Command | None = getattr(args, "command", None)
+    if args.group is None:
+        # ``station`` alone is what an operator types: it opens the console.
+        command = console.run
     if command is None:
         parser.print_help()
         return EXIT_ERROR
@@ -100,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="log each finished step (-vv: serial frames too)",
     )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="group")
     for group in _COMMAND_GROUPS:
         group.register(commands)
     return parser
