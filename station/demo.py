@@ -74,21 +74,50 @@ class DemoOptions:
     misbehave: tuple[str, ...] = ()
 
 
-def run_demo(options: DemoOptions, listener: EventListener) -> list[ModuleResult]:
-    """Run the demo and write its files; returns one result per module."""
+@dataclass(frozen=True)
+class DemoStation:
+    """The demo's setup, ready for a station to open.
+
+    Attributes:
+        out: The output folder.
+        pki: The development PKI.
+        config: The station configuration over the simulated modules.
+        lot: The lot whose plan is imported.
+    """
+
+    out: Path
+    pki: DevPki
+    config: StationConfig
+    lot: str
+
+
+@contextmanager
+def demo_station(options: DemoOptions) -> Iterator[DemoStation]:
+    """Set up the demo (PKI, simulated modules, configuration, lot plan).
+
+    The simulated modules run until the block ends. ``station demo
+    --console`` runs the operator console inside it.
+    """
     out = _fresh_folder(options.out)
     pki = init_dev_pki(out / "pki")
     with _simulator(out / "simulator", options) as ports:
         slots = [Slot(f"slot-{port.slot}", port.link) for port in ports]
-        config_path = write_demo_config(out, pki, slots)
-        config = load_config(config_path)
+        config = load_config(write_demo_config(out, pki, slots))
         plan = _import_demo_plan(config)
-        with open_station(
-            config, operator=DEMO_OPERATOR, lot=plan.lot, listener=listener
-        ) as station:
-            results = run_slots(station.provisioner, station.slots, listener=listener)
-            _write_outputs(out, pki, station.journal.runs())
-    (out / "results.txt").write_text(format_results(results) + "\n")
+        yield DemoStation(out, pki, config, plan.lot)
+
+
+def run_demo(options: DemoOptions, listener: EventListener) -> list[ModuleResult]:
+    """Run the demo and write its files; returns one result per module."""
+    with (
+        demo_station(options) as demo,
+        open_station(
+            demo.config, operator=DEMO_OPERATOR, lot=demo.lot, listener=listener
+        ) as station,
+    ):
+        results = run_slots(station.provisioner, station.slots, listener=listener)
+        _write_outputs(demo.out, demo.pki, station.journal.runs())
+    (demo.out / "results.txt").write_text(format_results(results) + "\n")
     return results
 
 

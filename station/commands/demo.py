@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from station.commands import Subcommands, positive_int
+from station.commands.console import run_console
 from station.commands.output import print_event, report
-from station.demo import DemoOptions, run_demo
+from station.demo import DemoOptions, demo_station, run_demo
 
 
 def register(commands: Subcommands) -> None:
@@ -30,6 +31,11 @@ def register(commands: Subcommands) -> None:
         metavar="SLOT=KIND",
         help="make a simulated module misbehave (see simulate --help)",
     )
+    demo.add_argument(
+        "--console",
+        action="store_true",
+        help="run the modules from the operator console instead of all at once",
+    )
     demo.set_defaults(command=_demo)
 
 
@@ -40,5 +46,13 @@ def _demo(args: argparse.Namespace) -> int:
         keygen_delay=args.keygen_delay,
         misbehave=tuple(args.misbehave),
     )
+    if args.console:
+        return _console(options)
     print(f"demo: provisioning {options.slots} simulated modules into {options.out}")
     return report(run_demo(options, print_event))
+
+
+def _console(options: DemoOptions) -> int:
+    print(f"demo: starting {options.slots} simulated modules in {options.out}")
+    with demo_station(options) as demo:
+        return run_console(demo.config)
