@@ -23,6 +23,7 @@ class CounterBar(Static):
         self,
         counters: Counters,
         *,
+        rate: float | None,
         mode: LineMode,
         busy: int,
         slots: int,
@@ -32,6 +33,8 @@ class CounterBar(Static):
 
         Args:
             counters: The line's counters in the current mode.
+            rate: Modules per hour, or None while too little time has passed
+                for a rate to mean anything.
             mode: Whether the counters are provisioning's or QA's.
             busy: Slots with a module in work.
             slots: Slots on the line.
@@ -45,7 +48,7 @@ class CounterBar(Static):
             ("passed", str(counters.passed)),
             ("failed", str(counters.failed)),
             ("yield", f"{counters.yield_percent:.1f}%"),
-            ("rate", f"{counters.per_hour:.0f}/h"),
+            ("rate", "-" if rate is None else f"{rate:.0f}/h"),
             ("queued for issuance", str(queued)),
             ("in work", f"{busy}/{slots}"),
         ):

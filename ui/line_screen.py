@@ -33,6 +33,8 @@ WallClock = Callable[[], datetime.datetime]
 # How often elapsed times, counters and progress are redrawn, in seconds.
 REFRESH_INTERVAL = 0.25
 NUMBER_KEYS = 9
+# Line time before the rate is shown: a rate over a few seconds is noise.
+RATE_AFTER_SECONDS = 60.0
 _MODE_NAMES = {LineMode.PROVISION: "provisioning", LineMode.QA: "QA re-verification"}
 
 
@@ -84,6 +86,7 @@ class LineScreen(Screen[None]):
         self._wall_clock = wall_clock
         self._quitting = False
         self._tiles: dict[str, SlotTile] = {}
+        self._opened = monotonic()
 
     def compose(self) -> ComposeResult:
         yield StationHeader(id="header")
@@ -105,14 +108,18 @@ class LineScreen(Screen[None]):
     # --- what the line reports ---------------------------------------------------
 
     def show_event(self, event: SlotEvent) -> None:
-        """Log a slot event and redraw its tile (called on the UI thread).
+        """Log a slot event and redraw what it changed (on the UI thread).
 
-        Progress within a step waits for the next tick: with every slot
-        busy, events outnumber what anyone can read, and the timer bounds the
-        redrawing to a few frames a second whatever the line does.
+        A start or a verdict redraws the counters too. Progress within a step
+        waits for the next tick: with every slot busy, events outnumber what
+        anyone can read, and the timer bounds the redrawing to a few frames a
+        second whatever the line does.
         """
         self.query_one(EventLog).add_event(self._wall_clock(), event)
         if event.kind is EventKind.PROGRESS:
+            return
+        if event.kind is not EventKind.STEP:
+            self.refresh_line()
             return
         tile = self._tiles.get(event.slot)
         status = self._status_of(event.slot)
@@ -131,8 +138,11 @@ class LineScreen(Screen[None]):
         for tile, status in zip(self._grid_tiles(), statuses, strict=True):
             tile.show(status, now, line.mode)
         busy = sum(status.phase is SlotPhase.BUSY for status in statuses)
+        counters = line.counters()
+        settled = now - self._opened >= RATE_AFTER_SECONDS
         self.query_one(CounterBar).show(
-            line.counters(),
+            counters,
+            rate=counters.per_hour if settled else None,
             mode=line.mode,
             busy=busy,
             slots=len(statuses),

@@ -7,6 +7,7 @@ fingerprint) and the QA flags raised on the module.
 
 from __future__ import annotations
 
+import datetime
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -73,7 +74,7 @@ def render_record(record: ModuleRecord) -> RenderableType:
     if record.flags:
         parts.append(Text("QA flags", style="bold underline"))
         parts.extend(
-            Text(f"  {flag.flagged_at:%Y-%m-%d %H:%M:%S}  run {flag.run_id}: ")
+            Text(f"  {_local(flag.flagged_at)}  run {flag.run_id}: ")
             + Text(flag.reason)
             for flag in record.flags
         )
@@ -91,7 +92,7 @@ def _run_block(history: RunHistory) -> RenderableType:
         f"  {run.serial or '-'}  {run.mac or '-'}  lot {run.lot or '-'}  "
         f"fw {run.firmware or '-'}\n"
         f"  station {run.station}  slot {run.slot} ({run.port})  "
-        f"operator {run.operator}  started {run.started_at:%Y-%m-%d %H:%M:%S}"
+        f"operator {run.operator}  started {_local(run.started_at)}"
     )
     parts: list[RenderableType] = [head]
     if run.status is RunStatus.FAIL:
@@ -102,6 +103,11 @@ def _run_block(history: RunHistory) -> RenderableType:
         parts.append(_certificate_table(history))
     parts.append(_steps_table(history))
     return Group(*parts, Text(""))
+
+
+def _local(at: datetime.datetime) -> str:
+    """A journal time (UTC) in the station's local time, as operators read it."""
+    return f"{at.astimezone():%Y-%m-%d %H:%M:%S}"
 
 
 def _verdict(status: RunStatus) -> str:
@@ -128,5 +134,6 @@ def _steps_table(history: RunHistory) -> Table:
         table.add_column(column, style="dim" if column == "  time" else "")
     for step in history.steps:
         ok = {None: "", True: "ok", False: "FAILED"}[step.ok]
-        table.add_row(f"  {step.at:%H:%M:%S}", step.step, step.phase, ok, step.detail)
+        at = step.at.astimezone()
+        table.add_row(f"  {at:%H:%M:%S}", step.step, step.phase, ok, step.detail)
     return table

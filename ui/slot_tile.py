@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.text import Text
 from textual.widget import Widget
 
@@ -118,20 +118,22 @@ class SlotTile(Widget, can_focus=True):
 
     def _roomy_lines(self, width: int, height: int) -> list[Text]:
         status = self.status
-        lines = [self._serial_line(), self._step(), _bar(status.fraction, width)]
         if status.phase is SlotPhase.IDLE:
-            return [*lines, Text(""), self._hint()]
+            return [self._serial_line(), Text(""), self._hint()]
+        lines = [self._serial_line(), self._step(), _bar(status.fraction, width)]
         if status.phase is SlotPhase.BUSY:
             return lines
         word = _VERDICTS[status.phase]
-        if banner_width(word) <= width:
+        outcome = self._outcome(wrap=True)
+        reason_rows = len(outcome.wrap(Console(width=width), width))
+        room = height - len(lines) - reason_rows
+        if banner_width(word) <= width and room >= BANNER_ROWS:
             big = [Text(row, style="bold", no_wrap=True) for row in banner(word)]
         else:
-            big = [self._verdict_word(width), *[Text("")] * (BANNER_ROWS - 1)]
-        # The reason below the verdict matters more than the spacing around it.
-        spare = height - len(lines) - len(big) - 2
-        gap = [Text("")] if spare >= 2 else []
-        return [*lines, *gap, *big, *gap, self._outcome(wrap=True)]
+            # The reason matters more than the size of the verdict.
+            big = [self._verdict_word(width)]
+        gap = [Text("")] if room - len(big) >= 2 else []
+        return [*lines, *gap, *big, *gap, outcome]
 
     # --- lines ------------------------------------------------------------------
 
