@@ -48,6 +48,7 @@ from pkcs11.util.ec import (
 
 from pki.errors import KeyNotFound, TokenError, TokenUnavailable
 from pki.softhsm import CONF_ENV
+from pki.token_store import remember_good_tokens, repair_torn_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -314,6 +315,8 @@ class _Library:
             session = self._find_token(ref.label).open(rw=True, user_pin=pin)
             opened = _OpenToken(session, _digest(pin))
             self._sessions[ref.label] = opened
+            if ref.softhsm_conf is not None:
+                remember_good_tokens(ref.softhsm_conf)
         elif not hmac.compare_digest(opened.pin_digest, _digest(pin)):
             raise TokenUnavailable(
                 "the token is already open in this process with another PIN",
@@ -348,6 +351,7 @@ class _Library:
 
         if conf is not None:
             os.environ[CONF_ENV] = str(conf)
+            repair_torn_tokens(conf)
         if self._lib is None:
             self._lib = self._load()
         else:
@@ -374,6 +378,8 @@ class _Library:
             # another process created since then is not visible until the
             # library is initialised again.
             logger.info("token %s not seen yet; re-reading the token store", label)
+            if self._conf is not None:
+                repair_torn_tokens(self._conf)
             self._reinitialize()
             return self._lib.get_token(token_label=label)
 
