@@ -25,7 +25,7 @@ from device_io.identity import ModuleIdentity
 from device_io.session import ModuleSession, SessionSettings, open_session
 from station.errors import StepFailed
 from station.events import EventKind, EventListener, SlotEvent
-from station.journal import Journal, RunStatus
+from station.journal import Journal, RunRecord, RunStatus
 from station.steps import Step
 
 logger = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ class Job(ABC):
         self.session: ModuleSession | None = None
         self.identity: ModuleIdentity | None = None
         self.cert_serial: str | None = None
+        self.interrupted: list[RunRecord] = []
 
     @property
     def serial(self) -> str | None:
@@ -172,7 +173,12 @@ class Job(ABC):
             out.detail = f"PV {caps.version}, line {caps.max_line}"
 
     def read_identity(self) -> None:
-        """Read the module's identity (twice; the reads must agree)."""
+        """Read the module's identity (twice; the reads must agree).
+
+        Runs a crash left unfinished on this slot or for this module are
+        closed as interrupted and kept in :attr:`interrupted`: this job takes
+        their work over.
+        """
         with self.stepping(Step.IDENTIFY) as out:
             identity = self.module().identify()
             self.identity = identity
@@ -185,6 +191,9 @@ class Job(ABC):
                 firmware=identity.firmware,
             )
             out.detail = f"{identity.serial} {identity.mac} {identity.state.value}"
+            self.interrupted = self.journal.close_interrupted(
+                self.run_id, slot=self.slot.name, serial=identity.serial
+            )
             self.on_identity(identity)
 
     # --- plumbing -------------------------------------------------------------------

@@ -95,6 +95,8 @@ class RunStatus(StrEnum):
     PASS = "PASS"  # noqa: S105 - a verdict, not a password
     FAIL = "FAIL"
     AWAITING_CERT = "AWAITING_CERT"
+    # Cut short by a crash or power loss; a later run took the module over.
+    INTERRUPTED = "INTERRUPTED"
 
 
 @dataclass(frozen=True)
@@ -452,6 +454,43 @@ class Journal:
             )
             for row in rows
         ]
+
+    def close_interrupted(
+        self, run_id: int, *, slot: str, serial: str | None = None
+    ) -> list[RunRecord]:
+        """Close the runs a crash left RUNNING that run ``run_id`` takes over.
+
+        Those are the unfinished runs of the same ``slot`` and, once the
+        module is known, of the same ``serial`` in any slot. Each is closed as
+        INTERRUPTED with the last step it had begun; the work itself resumes in
+        ``run_id``, since every step is safe to repeat.
+
+        Returns:
+            The runs closed, as they were before closing.
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM runs WHERE status = ? AND id != ?"
+                " AND (slot = ? OR serial = ?) AND kind = (SELECT kind FROM runs"
+                " WHERE id = ?) ORDER BY id",
+                (RunStatus.RUNNING, run_id, slot, serial, run_id),
+            ).fetchall()
+        closed = [self.run(row[0]) for row in rows]
+        for run in closed:
+            last = self.steps(run.id)
+            when = "during" if last and last[-1].phase == "intent" else "after"
+            where = f" {when} {last[-1].step}" if last else ""
+            same = serial is not None and run.serial == serial
+            then = (
+                f"resumed in run {run_id}" if same else f"slot reused by run {run_id}"
+            )
+            self.finish(
+                run.id,
+                RunStatus.INTERRUPTED,
+                failure_step=last[-1].step if last else None,
+                failure_reason=f"station stopped{where}; {then}",
+            )
+        return closed
 
     def unfinished(self, *, serial: str | None = None) -> list[RunRecord]:
         """Runs still RUNNING (cut short by a crash), oldest first."""

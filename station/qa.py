@@ -163,4 +163,3 @@ class _QaJob(Job):
             state = self.module().identify().state
             if state is not SlotState.LOCKED:
                 raise StepFailed(f"module is not locked (state {state.value})")
-

@@ -20,7 +20,7 @@ from typing import Any
 from cryptography import x509
 
 from ca_client.issuer import DeviceRequest, IssuedCertificate, Issuer
-from device_io.chain import encode_chain
+from device_io.chain import decode_chain, encode_chain
 from device_io.identity import ModuleIdentity
 from device_io.pv import PvObject, SlotState
 from device_io.session import SessionSettings
@@ -30,7 +30,7 @@ from station.csr import CheckedCsr, check_csr
 from station.errors import ClockError, CloneRefused, StepFailed
 from station.events import EventListener, ignore_events
 from station.job import Job, ModuleResult, Slot, run_job
-from station.journal import Clock, Journal, utc_now
+from station.journal import Clock, Journal, RunRecord, RunStatus, utc_now
 from station.lot_plan import LotPlan
 from station.possession import prove_possession
 from station.steps import PROVISION_STEPS, Step
@@ -131,8 +131,12 @@ class _ProvisioningJob(Job):
         self.csr: CheckedCsr | None = None
         self.issued: IssuedCertificate | None = None
         self.chain_der = b""
+        self.locked_before: RunRecord | None = None
 
     def body(self) -> None:
+        if self.locked_before is not None:
+            self.finish_locked(self.locked_before)
+            return
         self.check_plan()
         self.generate_key()
         csr_der, pub_der = self.read_csr()
@@ -146,11 +150,44 @@ class _ProvisioningJob(Job):
         self.lock()
 
     def on_identity(self, identity: ModuleIdentity) -> None:
-        if identity.state is SlotState.LOCKED:
+        if identity.state is not SlotState.LOCKED:
+            return
+        # A locked module this station provisioned (or was provisioning when it
+        # stopped, between the lock and its record) is re-verified and closed
+        # with the chain on record; any other locked module is refused.
+        recorded = [
+            run
+            for run in [*self.interrupted, *self.journal.runs(serial=identity.serial)]
+            if run.chain_der is not None
+            and run.kind == self.kind
+            and run.status in (RunStatus.PASS, RunStatus.INTERRUPTED)
+        ]
+        if not recorded:
             raise StepFailed(
-                "module is already locked (provisioned earlier); "
-                "re-verify it in QA mode"
+                "module is already locked and this station has no record of its "
+                "certificate; re-verify it in QA mode"
             )
+        self.locked_before = max(recorded, key=lambda run: run.id)
+
+    def finish_locked(self, before: RunRecord) -> None:
+        """Re-verify a module locked by an earlier run, with that run's chain."""
+        assert before.chain_der is not None
+        assert before.spki_sha256 is not None
+        chain = decode_chain(before.chain_der)
+        self.issued = IssuedCertificate(leaf=chain[0], chain=tuple(chain[1:]))
+        self.cert_serial = self.issued.serial_hex
+        self.chain_der = before.chain_der
+        self.journal.record_key(self.run_id, before.spki_sha256)
+        self.journal.record_certificate(
+            self.run_id,
+            cert_serial=self.cert_serial,
+            cert_der=encode_chain([chain[0]]),
+            chain_der=self.chain_der,
+        )
+        self.read_back()
+        self.prove_possession()
+        with self.stepping(Step.LOCK) as out:
+            out.detail = f"locked by run {before.id}"
 
     def check_plan(self) -> None:
         with self.stepping(Step.PLAN_CHECK) as out:

@@ -1,13 +1,15 @@
-"""``station provision``: provision the module on one serial port."""
+"""``station provision``: provision the module on one port, or on every slot."""
 
 from __future__ import annotations
 
 import argparse
 
-from station.assembly import open_station
+from station.assembly import Station, open_station
 from station.commands import Subcommands
 from station.commands.output import print_event, report
 from station.config import find_config, load_config
+from station.errors import ConfigError
+from station.line import run_slots
 from station.workflow import Slot
 
 
@@ -15,10 +17,22 @@ def register(commands: Subcommands) -> None:
     """Add ``station provision``."""
     provision = commands.add_parser(
         "provision",
-        help="provision the module on one serial port",
+        help="provision the module on one serial port, or on every slot",
+        description=(
+            "Provision the module on one serial port, or the modules in every "
+            "slot of the configuration at once. Modules left unfinished by a "
+            "station that stopped are taken over and finished: every step is "
+            "safe to repeat."
+        ),
     )
-    provision.add_argument("--port", required=True, help="serial port of the module")
-    provision.add_argument("--slot", default="slot-1", help="slot name for records")
+    where = provision.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="serial port of the module")
+    where.add_argument(
+        "--all", action="store_true", help="every slot of the configuration"
+    )
+    provision.add_argument(
+        "--slot", default="slot-1", help="slot name for records (with --port)"
+    )
     provision.add_argument(
         "--operator", required=True, metavar="BADGE", help="operator badge id"
     )
@@ -33,5 +47,14 @@ def _provision(args: argparse.Namespace) -> int:
     with open_station(
         config, operator=args.operator, lot=args.lot, listener=print_event
     ) as station:
-        result = station.provisioner.provision(Slot(args.slot, args.port))
-    return report([result])
+        slots = _slots(station, args)
+        results = run_slots(station.provisioner, slots, listener=print_event)
+    return report(results)
+
+
+def _slots(station: Station, args: argparse.Namespace) -> list[Slot]:
+    if not args.all:
+        return [Slot(args.slot, args.port)]
+    if not station.slots:
+        raise ConfigError("provision --all: the configuration has no [[slots]]")
+    return station.slots

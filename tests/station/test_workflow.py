@@ -19,7 +19,7 @@ from device_io.chain import decode_chain
 from device_io.pv import PvObject, SlotState
 from device_io.session import open_session
 from pki.devpki import DevPki
-from station.events import EventKind
+from station.events import EventKind, SlotEvent
 from station.journal import RunStatus
 from station.line import run_slots
 from station.steps import PROVISION_STEPS, Step
@@ -211,11 +211,57 @@ def test_busy_port_fails_at_connect_with_a_clear_reason(make_line: MakeLine) -> 
     assert "busy" in result.reason
 
 
-def test_locked_module_is_refused_at_identify(make_line: MakeLine) -> None:
+def test_module_provisioned_before_is_reverified_with_its_recorded_chain(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+    first = _run_one(line)
+
+    again = _run_one(line)
+
+    assert again.passed, again.reason
+    assert again.cert_serial == first.cert_serial
+    steps = line.station.journal.steps(again.run_id)
+    done = [s.step for s in steps if s.phase == "outcome"]
+    assert done == ["connect", "identify", "readback", "challenge", "lock"]
+    assert steps[-1].detail == f"locked by run {first.run_id}"
+
+
+def test_locked_module_without_a_record_here_is_refused_at_identify(
+    make_line: MakeLine,
+) -> None:
     line = make_line()
     _run_one(line)
+    line.station.journal._db.execute("UPDATE runs SET chain_der = NULL")
 
     again = _run_one(line)
 
     assert again.failure_step is Step.IDENTIFY
-    assert "already locked" in again.reason
+    assert again.reason == (
+        "module is already locked and this station has no record of its "
+        "certificate; re-verify it in QA mode"
+    )
+
+
+def test_run_cut_short_is_closed_as_interrupted_and_finished_by_the_next(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+
+    def power_cut_at_write(event: SlotEvent) -> None:
+        if event.kind is EventKind.STEP and event.step is Step.WRITE:
+            raise SystemExit("power cut")
+
+    with pytest.raises(SystemExit):
+        line.station.provisioner.provision(line.slots[0], listener=power_cut_at_write)
+    (cut,) = line.station.journal.unfinished()
+    resumed = _run_one(line)
+
+    closed = line.station.journal.run(cut.id)
+    assert resumed.passed, resumed.reason
+    assert resumed.cert_serial == closed.cert_serial
+    assert (closed.status, closed.failure_step, closed.failure_reason) == (
+        RunStatus.INTERRUPTED,
+        "chain-check",
+        f"station stopped after chain-check; resumed in run {resumed.run_id}",
+    )
