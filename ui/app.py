@@ -19,15 +19,17 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from station.config import StationConfig
+from station.errors import LotPlanError
 from station.events import SlotEvent
 from station.line import Monotonic
 from station.lot_store import LotStore, LotSummary
 from ui.help_screen import HelpScreen
-from ui.line_screen import NUMBER_KEYS, LineScreen, WallClock
+from ui.line_screen import LineScreen, WallClock
 from ui.quit_screen import QuitScreen
 from ui.shift import Shift, SignIn, open_shift
 from ui.sign_in_screen import SignInScreen
 from ui.slot_grid import SlotGrid
+from ui.slot_tile import NUMBER_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +78,16 @@ class ConsoleApp(App[None]):
         self.shift: Shift | None = None
         self._monotonic = monotonic
         self._wall_clock = wall_clock
+        self._opening = False
 
     def on_mount(self) -> None:
-        self.push_screen(SignInScreen(self.config.station.name, self._lots()))
+        try:
+            lots = self._lots()
+        except LotPlanError as exc:
+            screen = SignInScreen(self.config.station.name, [], problem=str(exc))
+        else:
+            screen = SignInScreen(self.config.station.name, lots)
+        self.push_screen(screen)
 
     def _lots(self) -> list[LotSummary]:
         with LotStore(self.config.lots_path) as store:
@@ -87,7 +96,10 @@ class ConsoleApp(App[None]):
     # --- signing in --------------------------------------------------------------
 
     def on_sign_in_screen_signed_in(self, message: SignInScreen.SignedIn) -> None:
-        self._open_shift(message.sign_in)
+        # One station per console: a second choice while the first opens waits.
+        if not self._opening:
+            self._opening = True
+            self._open_shift(message.sign_in)
 
     @work(thread=True, exclusive=True, group="sign-in")
     def _open_shift(self, sign_in: SignIn) -> None:
@@ -114,6 +126,7 @@ class ConsoleApp(App[None]):
         )
 
     def _open_failed(self, reason: str) -> None:
+        self._opening = False
         if isinstance(self.screen, SignInScreen):
             self.screen.show_message(f"cannot open the station: {reason}")
 

@@ -25,14 +25,13 @@ from ui.event_log import EventLog
 from ui.records_screen import RecordsScreen
 from ui.shift import Shift
 from ui.slot_grid import SlotGrid
-from ui.slot_tile import SlotTile
+from ui.slot_tile import NUMBER_KEYS, SlotTile
 from ui.station_header import HeaderFields, StationHeader
 
 WallClock = Callable[[], datetime.datetime]
 
 # How often elapsed times, counters and progress are redrawn, in seconds.
 REFRESH_INTERVAL = 0.25
-NUMBER_KEYS = 9
 # Line time before the rate is shown: a rate over a few seconds is noise.
 RATE_AFTER_SECONDS = 60.0
 _MODE_NAMES = {LineMode.PROVISION: "provisioning", LineMode.QA: "QA re-verification"}

@@ -22,6 +22,7 @@ class SignInScreen(Screen[None]):
     Args:
         station: The station's name, for the title.
         lots: The lot plans imported on this station.
+        problem: Why the lots could not be listed, if they could not.
     """
 
     DEFAULT_CSS = """
@@ -53,10 +54,13 @@ class SignInScreen(Screen[None]):
             super().__init__()
             self.sign_in = sign_in
 
-    def __init__(self, station: str, lots: Sequence[LotSummary]) -> None:
+    def __init__(
+        self, station: str, lots: Sequence[LotSummary], *, problem: str = ""
+    ) -> None:
         super().__init__()
         self._station = station
         self._lots = list(lots)
+        self._problem = problem
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -89,6 +93,8 @@ class SignInScreen(Screen[None]):
         self.query_one("#message", Static).update(Text(text))
 
     def _no_lots_hint(self) -> str:
+        if self._problem:
+            return self._problem
         if self._lots:
             return ""
         return "No lot plan is imported on this station: station lot import FILE"

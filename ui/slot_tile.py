@@ -29,6 +29,8 @@ _PASSED = {
     LineMode.PROVISION: "provisioned and locked",
     LineMode.QA: "QA: credential verified",
 }
+# Slots 1 to 9 start with their number key; the rest are selected first.
+NUMBER_KEYS = 9
 # Content rows from which a tile draws its verdict in block letters.
 _ROOMY_ROWS = 7
 
@@ -153,8 +155,9 @@ class SlotTile(Widget, can_focus=True):
         return _line(prefix + step.label)
 
     def _hint(self) -> Text:
-        key = str(self.number) if self.number <= 9 else "s"
-        return _line(f"press {key} to start", style="dim")
+        if self.number <= NUMBER_KEYS:
+            return _line(f"press {self.number} to start", style="dim")
+        return _line("select, then press s to start", style="dim")
 
     def _verdict_word(self, width: int) -> Text:
         phase = self.status.phase

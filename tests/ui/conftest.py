@@ -38,7 +38,11 @@ def make_bench(tmp_path: Path, dev_pki: DevPki) -> Iterator[MakeBench]:
     simulators: list[Simulator] = []
 
     def start(
-        slots: int = 1, *, misbehave: tuple[str, ...] = (), keygen_delay: float = 0.0
+        slots: int = 1,
+        *,
+        misbehave: tuple[str, ...] = (),
+        keygen_delay: float = 0.0,
+        import_plan: bool = True,
     ) -> Bench:
         simulator = Simulator(
             SimulatorConfig(
@@ -55,6 +59,8 @@ def make_bench(tmp_path: Path, dev_pki: DevPki) -> Iterator[MakeBench]:
         fixture_slots = [Slot(f"slot-{p.slot}", p.link) for p in ports]
         config = load_config(write_demo_config(tmp_path, dev_pki, fixture_slots))
         with LotStore(config.lots_path, clock=lambda: IMPORTED_AT) as lots:
+            if not import_plan:
+                return Bench(config, simulator)
             lots.import_plan(
                 read_station_plan(LOT_PLAN, allowed_firmware=[FIRMWARE]),
                 imported_by="S0001",

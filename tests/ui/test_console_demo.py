@@ -24,7 +24,7 @@ SCREENSHOT = Path(__file__).parents[2] / "docs" / "console-demo.svg"
 
 
 def test_the_demo_console_provisions_the_demo_modules(tmp_path: Path) -> None:
-    options = DemoOptions(out=tmp_path / "demo-out", misbehave=("2=wrong-identity",))
+    options = DemoOptions(out=tmp_path / "demo-out", misbehave=("2=rsa-key",))
 
     with demo_station(options) as demo:
         app = ConsoleApp(demo.config)
@@ -51,7 +51,7 @@ def test_the_demo_console_provisions_the_demo_modules(tmp_path: Path) -> None:
         results = [(run.serial, run.status) for run in journal.runs()]
     assert sorted(results) == [
         ("AMB82D001001", RunStatus.PASS),
-        ("AMB82D001003", RunStatus.FAIL),
+        ("AMB82D001002", RunStatus.FAIL),
         ("AMB82D001003", RunStatus.PASS),
         ("AMB82D001004", RunStatus.PASS),
     ]

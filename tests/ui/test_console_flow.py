@@ -77,6 +77,52 @@ def test_a_badge_outside_the_rules_is_refused_before_the_lot(
     assert app.shift is None
 
 
+def test_a_station_without_a_lot_plan_says_how_to_import_one(
+    make_bench: MakeBench,
+) -> None:
+    app = console(make_bench(slots=1, import_plan=False).config)
+
+    async def scenario() -> str:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    assert "No lot plan is imported on this station: station lot import FILE" in text
+
+
+def test_a_station_that_cannot_open_keeps_the_operator_at_sign_in(
+    make_bench: MakeBench, tmp_path: Path
+) -> None:
+    config = make_bench(slots=1).config
+    local_hsm = config.issuer.local_hsm
+    assert local_hsm is not None
+    assert local_hsm.pin_file is not None
+    open_pin = tmp_path / "open-pin"
+    open_pin.write_bytes(local_hsm.pin_file.read_bytes())
+    open_pin.chmod(0o644)
+    issuer = config.issuer.model_copy(
+        update={"local_hsm": local_hsm.model_copy(update={"pin_file": open_pin})}
+    )
+    app = console(config.model_copy(update={"issuer": issuer}))
+
+    async def scenario() -> tuple[object, str]:
+        async with app.run_test(size=(140, 30)) as pilot:
+            await pilot.pause()
+            app.screen.query_one("#badge", Input).value = "B0042"
+            await pilot.press("enter", "enter")
+            await until(pilot, lambda: "cannot open" in screen_text(app))
+            return app.screen, screen_text(app)
+
+    screen, text = asyncio.run(scenario())
+
+    assert isinstance(screen, SignInScreen)
+    assert app.shift is None
+    assert "cannot open the station: issuing CA token PIN file" in text
+    assert "(chmod" in text
+
+
 def test_start_all_shows_a_pass_and_a_fail_with_its_reason(
     make_bench: MakeBench,
 ) -> None:
