@@ -23,6 +23,7 @@ from ca_client.local_hsm import LocalHsmIssuer
 from device_io.session import SessionSettings
 from pki import CaStore, IssuingCaSource, PkiError, ProductLine, Publication
 from pki.softhsm import find_module
+from station.audit import AuditLog, audit_log_path
 from station.config import LocalHsmSection, StationConfig
 from station.errors import ConfigError
 from station.events import EventListener, ignore_events
@@ -41,6 +42,7 @@ class Station:
 
     config: StationConfig
     journal: Journal
+    audit: AuditLog
     issuer: Issuer
     provisioner: Provisioner
     inspector: QaInspector
@@ -98,12 +100,16 @@ def open_station(
         journal = resources.enter_context(
             Journal(config.journal_path, station=config.station.name, clock=clock)
         )
+        audit = resources.enter_context(
+            open_audit_log(config, operator=operator, clock=clock)
+        )
         issuer = open_issuer(config, resources, clock=clock)
         provisioner = Provisioner(
             issuer=issuer,
             journal=journal,
             trust=trust,
             plan=plan,
+            audit=audit,
             link=session_settings(config),
             operator=operator,
             listener=listener,
@@ -121,9 +127,33 @@ def open_station(
             "station %s ready, issuer %s", config.station.name, issuer.description
         )
         return Station(
-            config, journal, issuer, provisioner, inspector, resources.pop_all()
+            config, journal, audit, issuer, provisioner, inspector, resources.pop_all()
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def open_audit_log(
+    config: StationConfig, *, operator: str, clock: Clock = utc_now
+) -> AuditLog:
+    """Open the station's audit log, mending a line torn by a power cut.
+
+    A station that lost power while appending leaves a torn final line; the
+    log refuses to grow after one. No append that returned wrote it, so the
+    station sets it aside at start and records that it did (``log-repaired``,
+    with the bytes' hash and where they were kept).
+
+    Raises:
+        AuditError: The log cannot be opened, or its end was cut rather than
+            torn (tampering, not a crash).
+    """
+    audit = AuditLog(audit_log_path(config), clock=clock)
+    if audit.torn():
+        entry = audit.repair(station=config.station.name, operator=operator)
+        logger.warning(
+            "audit log: torn final line set aside as %s at start",
+            entry.fields["saved_as"],
+        )
+    return audit
 
 
 def load_trust(config: StationConfig) -> Trust:

@@ -242,6 +242,13 @@ class AuditLog:
         with self._lock, self._locked_file():
             return self._current_head().anchor
 
+    def torn(self) -> bool:
+        """True when the log ends in a torn line (a power cut mid-append)."""
+        with self._lock, self._locked_file():
+            self._check_same_file()
+            size = os.fstat(self._fd).st_size
+            return bool(read_tail(self._fd, size).torn)
+
     def issued(self, run: RunRecord) -> AuditEntry:
         """Record the certificate issued on ``run``, with its manufacturing record.
 

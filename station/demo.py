@@ -30,8 +30,8 @@ from station.errors import StationError
 from station.events import EventListener
 from station.journal import RunRecord, RunStatus
 from station.line import run_slots
+from station.lot_import import import_lot
 from station.lot_plan import LotPlan, read_lot_plan
-from station.lot_store import LotStore
 from station.report import format_results
 from station.workflow import ModuleResult, Slot
 
@@ -123,8 +123,7 @@ def run_demo(options: DemoOptions, listener: EventListener) -> list[ModuleResult
 
 def _import_demo_plan(config: StationConfig) -> LotPlan:
     plan = read_lot_plan(DEMO_LOT_PLAN, allowed_firmware=[DEMO_FIRMWARE])
-    with LotStore(config.lots_path) as lots:
-        lots.import_plan(plan, imported_by=DEMO_OPERATOR, source=str(DEMO_LOT_PLAN))
+    import_lot(config, plan, supervisor=DEMO_OPERATOR, source=str(DEMO_LOT_PLAN))
     return plan
 
 

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS runs (
     cert_serial TEXT,
     cert_der BLOB,
     chain_der BLOB,
+    audit_anchor TEXT,
     status TEXT NOT NULL,
     failure_step TEXT,
     failure_reason TEXT,
@@ -118,6 +119,7 @@ class RunRecord:
     cert_serial: str | None
     cert_der: bytes | None
     chain_der: bytes | None
+    audit_anchor: str | None
     status: RunStatus
     failure_step: str | None
     failure_reason: str | None
@@ -288,6 +290,27 @@ class Journal:
                 " WHERE id = ?",
                 (cert_serial, cert_der, chain_der, run_id),
             )
+
+    def record_audit_anchor(self, run_id: int, anchor: str) -> None:
+        """Store the audit log's head after the entry about this run's certificate.
+
+        Kept apart from the log, it lets ``station audit verify`` catch a log
+        cut together with its anchor file.
+        """
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET audit_anchor = ? WHERE id = ?", (anchor, run_id)
+            )
+
+    def last_audit_anchor(self) -> str | None:
+        """The latest audit anchor any run recorded (``<seq>:<hash>``)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT audit_anchor FROM runs WHERE audit_anchor IS NOT NULL"
+                " ORDER BY CAST(substr(audit_anchor, 1, instr(audit_anchor, ':') - 1)"
+                " AS INTEGER) DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def intent(
         self,

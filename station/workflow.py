@@ -14,6 +14,7 @@ That is what lets a station resume a module after a crash or a re-seat.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ from device_io.chain import decode_chain, encode_chain
 from device_io.identity import ModuleIdentity
 from device_io.pv import PvObject, SlotState
 from device_io.session import SessionSettings
+from station.audit import AuditError, AuditLog
+from station.audit_entry import AuditEntry
 from station.chain_checks import ExpectedLeaf, check_chain
 from station.clones import check_bindings
 from station.csr import CheckedCsr, check_csr
@@ -70,6 +73,7 @@ class Provisioner:
         journal: Journal,
         trust: Trust,
         plan: LotPlan,
+        audit: AuditLog,
         link: SessionSettings,
         operator: str,
         listener: EventListener = ignore_events,
@@ -79,6 +83,7 @@ class Provisioner:
         self.journal = journal
         self.trust = trust
         self.plan = plan
+        self.audit = audit
         self.link = link
         self.operator = operator
         self.listener = listener
@@ -114,7 +119,17 @@ class Provisioner:
             link=self.link,
             listener=listener or self.listener,
         )
-        return run_job(job, passed_as="provisioned")
+        result = run_job(job, passed_as="provisioned")
+        if result.passed:
+            self.record_audit(lambda: self.audit.provisioned(self.journal.run(run_id)))
+        return result
+
+    def record_audit(self, append: Callable[[], AuditEntry]) -> AuditEntry:
+        """Append to the audit log; a log that refuses fails the step."""
+        try:
+            return append()
+        except AuditError as exc:
+            raise StepFailed(f"audit log: {exc}") from exc
 
     run = provision
 
@@ -235,6 +250,10 @@ class _ProvisioningJob(Job):
                     mac=identity.mac,
                     reason=exc.reason,
                 )
+                run, reason = journal.run(self.run_id), exc.reason
+                self.owner.record_audit(
+                    lambda: self.owner.audit.clone_flagged(run, reason=reason)
+                )
                 raise
 
     def issue(self) -> None:
@@ -260,9 +279,27 @@ class _ProvisioningJob(Job):
                 cert_der=encode_chain([issued.leaf]),
                 chain_der=self.chain_der,
             )
+            self.audit_issued()
             out.detail = f"certificate {issued.serial_hex}" + (
                 " (already issued)" if issued.reused else ""
             )
+
+    def audit_issued(self) -> None:
+        """Tie the certificate to this manufacturing record in the audit log.
+
+        A certificate is audited once: a run that takes over an interrupted
+        one and gets the same certificate back finds its entry already there.
+        """
+        run = self.journal.run(self.run_id)
+        audited = [
+            other
+            for other in self.journal.runs(serial=run.serial)
+            if other.audit_anchor and other.cert_serial == run.cert_serial
+        ]
+        if audited:
+            return
+        entry = self.owner.record_audit(lambda: self.owner.audit.issued(run))
+        self.journal.record_audit_anchor(self.run_id, str(entry.anchor))
 
     def _check_clock(self) -> None:
         # Read the journal first: rows other slots write after this read were

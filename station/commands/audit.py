@@ -9,7 +9,8 @@ from station.audit import AuditError, AuditLog, audit_log_path
 from station.audit_entry import AuditAnchor
 from station.audit_verify import format_report, verify
 from station.commands import EXIT_OK, Subcommands
-from station.config import find_config, load_config
+from station.config import StationConfig, find_config, load_config
+from station.journal import Journal
 
 # Like a failed module: the command ran, and what it checked is not sound.
 EXIT_PROBLEMS = 1
@@ -75,11 +76,27 @@ def _anchor(text: str) -> AuditAnchor:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    path = args.log or audit_log_path(load_config(find_config(args.config)))
-    report = verify(path, anchors=args.anchor)
+    anchors = list(args.anchor)
+    if args.log is not None:
+        path = args.log
+    else:
+        config = load_config(find_config(args.config))
+        path = audit_log_path(config)
+        anchors += _journal_anchor(config)
+    report = verify(path, anchors=anchors)
     for line in format_report(report):
         print(line)
     return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def _journal_anchor(config: StationConfig) -> list[AuditAnchor]:
+    """The head the journal recorded last, so a log cut together with its
+    anchor file is still caught."""
+    if not config.journal_path.is_file():
+        return []
+    with Journal(config.journal_path, station=config.station.name) as journal:
+        recorded = journal.last_audit_anchor()
+    return [] if recorded is None else [AuditAnchor.parse(recorded)]
 
 
 def _repair(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from station.commands import EXIT_OK, Subcommands
 from station.config import find_config, load_config
+from station.lot_import import import_lot
 from station.lot_plan import read_lot_plan
 from station.lot_store import LotStore
 
@@ -47,18 +48,15 @@ def register(commands: Subcommands) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    # TODO(roles): DESIGN section 7 has supervisors authorise lot plan imports
-    # with their role's credential; roles and credentials are not built yet, so
-    # the badge is recorded but not checked.
     config = load_config(find_config(args.config))
     plan = read_lot_plan(args.file, allowed_firmware=args.firmware)
-    with LotStore(config.lots_path) as lots:
-        outcome = lots.import_plan(
-            plan,
-            imported_by=args.supervisor,
-            source=str(args.file),
-            replace=args.replace,
-        )
+    outcome = import_lot(
+        config,
+        plan,
+        supervisor=args.supervisor,
+        source=str(args.file),
+        replace=args.replace,
+    )
     firmware = ", ".join(sorted(plan.allowed_firmware))
     print(
         f"lot {plan.lot}: {outcome.value}, {len(plan.modules)} modules, "

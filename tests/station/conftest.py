@@ -26,8 +26,8 @@ from station.assembly import open_station
 from station.config import load_config
 from station.demo import write_demo_config
 from station.events import SlotEvent
+from station.lot_import import import_lot
 from station.lot_plan import read_lot_plan as read_station_plan
-from station.lot_store import LotStore
 from station.workflow import Slot
 
 LOT_PLAN = Path(__file__).parents[2] / "fixtures" / "lots" / "LOT-2026-0042.csv"
@@ -59,12 +59,12 @@ def make_line(tmp_path: Path, dev_pki: DevPki) -> Iterator[Callable[..., Line]]:
         ports = simulator.start()
         fixture_slots = [Slot(f"slot-{p.slot}", p.link) for p in ports]
         config = load_config(write_demo_config(tmp_path, dev_pki, fixture_slots))
-        with LotStore(config.lots_path) as lots:
-            lots.import_plan(
-                read_station_plan(LOT_PLAN, allowed_firmware=["1.4.2"]),
-                imported_by="S0001",
-                source=str(LOT_PLAN),
-            )
+        import_lot(
+            config,
+            read_station_plan(LOT_PLAN, allowed_firmware=["1.4.2"]),
+            supervisor="S0001",
+            source=str(LOT_PLAN),
+        )
         events: list[SlotEvent] = []
         station = open_station(
             config, operator="B0042", lot="LOT-2026-0042", listener=events.append

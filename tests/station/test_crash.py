@@ -6,7 +6,8 @@ a fresh set of modules is seated, the station is started with
 ``provision --all`` and killed at a random moment several times, then left to
 finish. Afterwards every module must be PASS or a clear FAIL, no module key may
 have two certificates, every certificate the CA issued must be in the journal,
-and every locked module must hold exactly the chain the journal recorded.
+every locked module must hold exactly the chain the journal recorded, and
+``station audit verify`` must find the audit log whole.
 """
 
 from __future__ import annotations
@@ -201,6 +202,13 @@ def test_station_killed_at_random_points_loses_and_duplicates_nothing(
         if run.status is RunStatus.INTERRUPTED
     )
     per_key = collections.Counter(record.spki_sha256 for record in issued)
+    verify_audit = [sys.executable, "-m", "station", "--config", str(config_path)]
+    audit = subprocess.run(
+        [*verify_audit, "audit", "verify"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     journal_certs = {run.cert_serial for run in runs if run.cert_serial}
     print(
         f"\ncrash test: {kills} kills landed, {len(final)} modules, "
@@ -208,6 +216,7 @@ def test_station_killed_at_random_points_loses_and_duplicates_nothing(
         f"{locked} locked, {len(issued)} certificates issued, "
         f"{sum(interrupted.values())} runs interrupted; after step: "
         + ", ".join(f"{step} {n}" for step, n in sorted(interrupted.items()))
+        + f"\n{audit.stdout.strip()}"
     )
 
     assert kills >= 50
@@ -221,3 +230,4 @@ def test_station_killed_at_random_points_loses_and_duplicates_nothing(
     assert max(per_key.values()) == 1, "a module key got two certificates"
     assert {record.cert_serial for record in issued} <= journal_certs
     assert locked == outcomes[RunStatus.PASS]
+    assert audit.returncode == 0, audit.stdout + audit.stderr

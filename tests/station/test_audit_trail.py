@@ -1,0 +1,102 @@
+"""The audit trail a provisioning line leaves: issuance tied to its record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from station_bench import Line
+
+from station.assembly import open_audit_log
+from station.audit import audit_log_path
+from station.audit_entry import AuditAnchor
+from station.audit_verify import verify
+
+MakeLine = Callable[..., Line]
+
+
+def _entries(line: Line) -> list[dict[str, object]]:
+    path = audit_log_path(line.station.config)
+    return [json.loads(text) for text in path.read_text().splitlines()]
+
+
+def test_issuance_and_pass_are_audited_with_the_manufacturing_record(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+
+    result = line.station.provisioner.provision(line.slots[0])
+
+    run = line.station.journal.run(result.run_id)
+    events = [entry["event"] for entry in _entries(line)]
+    assert events == ["lot-imported", "issued", "provisioned"]
+    issued = _entries(line)[1]["fields"]
+    assert isinstance(issued, dict)
+    assert {key: issued[key] for key in ("serial", "slot", "operator", "lot")} == {
+        "serial": "AMB82D001001",
+        "slot": "slot-1",
+        "operator": "B0042",
+        "lot": "LOT-2026-0042",
+    }
+    assert issued["cert_serial"] == run.cert_serial
+    assert issued["spki_sha256"] == run.spki_sha256
+    assert run.audit_anchor is not None
+    assert line.station.journal.last_audit_anchor() == run.audit_anchor
+
+
+def test_trail_verifies_against_the_anchor_the_journal_keeps(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(slots=2)
+    for slot in line.slots:
+        line.station.provisioner.provision(slot)
+    anchor = line.station.journal.last_audit_anchor()
+    assert anchor is not None
+
+    report = verify(
+        audit_log_path(line.station.config), anchors=[AuditAnchor.parse(anchor)]
+    )
+
+    assert report.ok, report.problems
+    assert report.entries == 5
+
+
+def test_a_certificate_is_audited_once_when_a_retry_gets_it_back(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(misbehave=("1=bad-challenge-signature",))
+    line.station.provisioner.provision(line.slots[0])
+
+    line.station.provisioner.provision(line.slots[0])
+
+    events = [entry["event"] for entry in _entries(line)]
+    assert events.count("issued") == 1
+
+
+def test_clone_refusal_is_audited(make_line: MakeLine) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    line.station.provisioner.provision(line.slots[0])
+
+    clone = line.station.provisioner.provision(line.slots[1])
+
+    flagged = [e for e in _entries(line) if e["event"] == "clone-flagged"]
+    assert len(flagged) == 1
+    fields = flagged[0]["fields"]
+    assert isinstance(fields, dict)
+    assert (fields["slot"], fields["reason"]) == ("slot-2", clone.reason)
+
+
+def test_line_torn_by_a_power_cut_is_set_aside_at_start(make_line: MakeLine) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    path = audit_log_path(line.station.config)
+    with path.open("ab") as log:
+        log.write(b'{"seq": 4, "event": "issu')
+
+    with open_audit_log(line.station.config, operator="B7") as audit:
+        head = audit.head()
+
+    entries = _entries(line)
+    assert entries[-1]["event"] == "log-repaired"
+    assert head.seq == len(entries)
+    assert verify(path).ok
