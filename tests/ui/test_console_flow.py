@@ -286,6 +286,31 @@ def test_records_find_a_module_by_serial_and_by_mac(make_bench: MakeBench) -> No
     assert "No module AMB82D009999 in this station's journal." in unknown
 
 
+def test_records_show_a_clone_refused_and_flagged_for_qa(make_bench: MakeBench) -> None:
+    app = console(make_bench(slots=2, misbehave=("2=clone-of:1",)).config)
+
+    async def scenario() -> str:
+        async with app.run_test(size=(120, 80)) as pilot:
+            await sign_in(pilot)
+            for key in "12":
+                await pilot.press(key)
+                await finish_all(pilot)
+            await pilot.press("f")
+            await pilot.pause()
+            app.screen.query_one("#query", Input).value = "AMB82D001001"
+            await pilot.press("enter")
+            await pilot.pause()
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    assert "provisioning run 1   ✔ PASS" in text
+    assert "provisioning run 2   ✘ FAIL" in text
+    assert "failed at clone-check" in text
+    assert "QA flags" in text
+    assert re.search(r"run 2: .*AMB82D001001", text)
+
+
 def test_qa_mode_reverifies_a_provisioned_module(make_bench: MakeBench) -> None:
     app = console(make_bench(slots=1).config)
 
