@@ -28,6 +28,7 @@ from station.commands import (
     pki,
     ports,
     provision,
+    records,
     simulate,
     udev,
 )
@@ -45,6 +46,7 @@ _COMMAND_GROUPS = (
     udev,
     lot,
     export,
+    records,
     audit,
     pki,
 )

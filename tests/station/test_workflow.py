@@ -6,6 +6,7 @@ serial stack, and checks the result, the journal and the module itself.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -265,3 +266,18 @@ def test_run_cut_short_is_closed_as_interrupted_and_finished_by_the_next(
         "chain-check",
         f"station stopped after chain-check; resumed in run {resumed.run_id}",
     )
+
+
+def test_no_pin_reaches_the_log_even_at_debug(
+    make_line: MakeLine, dev_pki: DevPki, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert dev_pki.issuing.pin_file is not None
+    pin = dev_pki.issuing.pin_file.read_text().strip()
+    caplog.set_level(logging.DEBUG)
+    line = make_line()
+
+    result = _run_one(line)
+
+    assert result.passed
+    assert "AT+PVREAD" in caplog.text
+    assert pin not in caplog.text
