@@ -31,6 +31,7 @@ from station.journal import Clock, Journal, utc_now
 from station.lot_store import LotStore
 from station.qa import QaInspector
 from station.secrets import read_secret
+from station.state_lock import StateLock
 from station.workflow import Provisioner, Slot, Trust
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def open_station(
         clock: Source of time for the journal and the checks.
 
     Raises:
+        StationBusy: Another process runs this station already.
         LotPlanError: No plan was imported for ``lot``.
         ConfigError: A file the configuration names cannot be used.
         SecretError: The token PIN cannot be read safely.
@@ -94,6 +96,7 @@ def open_station(
         JournalError: The journal cannot be opened.
     """
     with ExitStack() as resources:
+        resources.enter_context(StateLock(config.station.state_dir))
         trust = load_trust(config)
         with LotStore(config.lots_path) as lots:
             plan = lots.plan(lot)

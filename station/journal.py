@@ -13,6 +13,7 @@ queue). Rows are never deleted.
 from __future__ import annotations
 
 import datetime
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL DEFAULT 'provision',
+    epoch TEXT NOT NULL,
     station TEXT NOT NULL,
     operator TEXT NOT NULL,
     slot TEXT NOT NULL,
@@ -187,6 +189,10 @@ class Journal:
     One connection is shared by every slot thread behind a lock: SQLite
     serialises writers anyway, and a single connection keeps each commit's
     durability easy to reason about.
+
+    Each open journal has an *epoch*, written on every run it starts: a run
+    left RUNNING by another epoch was cut short by a station that stopped,
+    while a RUNNING run of this epoch is live in some slot.
     """
 
     def __init__(self, path: Path, *, station: str, clock: Clock = utc_now) -> None:
@@ -194,6 +200,7 @@ class Journal:
         self.station = station
         self._clock = clock
         self._lock = threading.Lock()
+        self.epoch = secrets.token_hex(8)
         self._db = self._connect(path)
 
     @staticmethod
@@ -247,10 +254,11 @@ class Journal:
         """
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO runs (kind, station, operator, slot, port, status,"
-                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (kind, epoch, station, operator, slot, port, status,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     kind,
+                    self.epoch,
                     self.station,
                     operator,
                     slot,
@@ -483,8 +491,9 @@ class Journal:
     ) -> list[RunRecord]:
         """Close the runs a crash left RUNNING that run ``run_id`` takes over.
 
-        Those are the unfinished runs of the same ``slot`` and, once the
-        module is known, of the same ``serial`` in any slot. Each is closed as
+        Those are the unfinished runs, started by an earlier epoch (a station
+        process that stopped), of the same ``slot`` and, once the module is
+        known, of the same ``serial`` in any slot. Each is closed as
         INTERRUPTED with the last step it had begun; the work itself resumes in
         ``run_id``, since every step is safe to repeat.
 
@@ -493,10 +502,10 @@ class Journal:
         """
         with self._lock:
             rows = self._db.execute(
-                "SELECT id FROM runs WHERE status = ? AND id != ?"
+                "SELECT id FROM runs WHERE status = ? AND epoch != ?"
                 " AND (slot = ? OR serial = ?) AND kind = (SELECT kind FROM runs"
                 " WHERE id = ?) ORDER BY id",
-                (RunStatus.RUNNING, run_id, slot, serial, run_id),
+                (RunStatus.RUNNING, self.epoch, slot, serial, run_id),
             ).fetchall()
         closed = [self.run(row[0]) for row in rows]
         for run in closed:

@@ -24,7 +24,7 @@ vid = "10c4"
 
 def _config(tmp_path: Path, tail: str) -> Path:
     """The example configuration with its [[slots]] replaced by ``tail``."""
-    head = EXAMPLE.read_text().split("# One entry per fixture slot")[0]
+    head = EXAMPLE.read_text().split("# The fixture: which physical USB port")[0]
     path = tmp_path / "station.toml"
     path.write_text(head + tail)
     return path
@@ -70,7 +70,12 @@ def test_a_slot_outside_the_fixture_map_still_needs_a_port(tmp_path: Path) -> No
 
 
 def test_configuration_without_a_fixture_map_is_unchanged(tmp_path: Path) -> None:
-    config = load_config(EXAMPLE)
+    tail = "".join(
+        f'\n[[slots]]\nname = "slot-{n}"\nport = "/dev/provision/slot-{n}"\n'
+        for n in (1, 2)
+    )
+
+    config = load_config(_config(tmp_path, tail))
 
     assert config.fixture is None
     assert [slot.port for slot in config.slots] == [

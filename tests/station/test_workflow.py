@@ -20,9 +20,11 @@ from device_io.chain import decode_chain
 from device_io.pv import PvObject, SlotState
 from device_io.session import open_session
 from pki.devpki import DevPki
+from station.assembly import open_station
 from station.events import EventKind, SlotEvent
 from station.journal import RunStatus
 from station.line import run_slots
+from station.state_lock import StationBusy
 from station.steps import PROVISION_STEPS, Step
 from station.workflow import ModuleResult, Slot
 
@@ -256,6 +258,8 @@ def test_run_cut_short_is_closed_as_interrupted_and_finished_by_the_next(
     with pytest.raises(SystemExit):
         line.station.provisioner.provision(line.slots[0], listener=power_cut_at_write)
     (cut,) = line.station.journal.unfinished()
+    # The station that comes back after a power cut is a new process.
+    line.station.journal.epoch = "after-restart"
     resumed = _run_one(line)
 
     closed = line.station.journal.run(cut.id)
@@ -266,6 +270,28 @@ def test_run_cut_short_is_closed_as_interrupted_and_finished_by_the_next(
         "chain-check",
         f"station stopped after chain-check; resumed in run {resumed.run_id}",
     )
+
+
+def test_live_run_in_another_slot_is_not_taken_for_an_interrupted_one(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    journal = line.station.journal
+    results = run_slots(
+        line.station.provisioner, line.slots, listener=line.events.append
+    )
+
+    assert sorted(r.status for r in results) == [RunStatus.FAIL, RunStatus.PASS]
+    assert [r.status for r in journal.runs()].count(RunStatus.INTERRUPTED) == 0
+
+
+def test_a_second_station_process_on_the_same_state_is_refused(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+
+    with pytest.raises(StationBusy, match="another station process"):
+        open_station(line.station.config, operator="B2", lot="LOT-2026-0042")
 
 
 def test_no_pin_reaches_the_log_even_at_debug(
