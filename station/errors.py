@@ -2,10 +2,16 @@
 
     StationError
     ├── ConfigError         a configuration value is missing or invalid
+    │   └── FixtureMapError     a fixture map is invalid (station.fixture_map)
     ├── SecretError         a secret (HSM PIN, TLS key) cannot be read safely
     ├── JournalError        the journal cannot be read or written
     ├── LotPlanError        a lot plan file or import is malformed
-    └── StepFailed          a module failed a provisioning step
+    ├── AuditError          the audit log cannot be written or trusted (station.audit)
+    ├── ExportError         records cannot be exported or read back (station.export)
+    ├── UdevRuleError       udev rules cannot be made safely (station.udev_rules)
+    ├── StationBusy         another process runs this station (station.state_lock)
+    ├── DemoError           the demo cannot be set up (station.demo)
+    └── StepFailed          a module failed a step of a job
         ├── PlanRefused         the module is not allowed by the active lot plan
         ├── CloneRefused        the module's serial or MAC is bound to another key
         ├── CsrRejected         the module's CSR failed a check
@@ -13,6 +19,7 @@
         ├── PossessionFailed    the module could not prove it holds the key
         └── ClockError          the station clock cannot be trusted to issue
 
+The errors defined in other modules live next to the code that raises them.
 ``StepFailed`` always names the slot, the module serial (once read) and the
 step, so every failure an operator sees says where and what.
 """
