@@ -24,15 +24,17 @@ from device_io.session import SessionSettings
 from pki import CaStore, IssuingCaSource, PkiError, ProductLine, Publication
 from pki.softhsm import find_module
 from station.audit import AuditLog, audit_log_path
+from station.chain_checks import Trust
 from station.config import LocalHsmSection, StationConfig
 from station.errors import ConfigError
 from station.events import EventListener, ignore_events
+from station.job import JobContext
 from station.journal import Clock, Journal, utc_now
 from station.lot_store import LotStore
 from station.qa import QaInspector
 from station.secrets import read_secret
 from station.state_lock import StateLock
-from station.workflow import Provisioner, Slot, Trust
+from station.workflow import Provisioner, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -107,18 +109,7 @@ def open_station(
             open_audit_log(config, operator=operator, clock=clock)
         )
         issuer = open_issuer(config, resources, clock=clock)
-        provisioner = Provisioner(
-            issuer=issuer,
-            journal=journal,
-            trust=trust,
-            plan=plan,
-            audit=audit,
-            link=session_settings(config),
-            operator=operator,
-            listener=listener,
-            clock=clock,
-        )
-        inspector = QaInspector(
+        context = JobContext(
             journal=journal,
             trust=trust,
             link=session_settings(config),
@@ -126,6 +117,8 @@ def open_station(
             listener=listener,
             clock=clock,
         )
+        provisioner = Provisioner(context, issuer=issuer, plan=plan, audit=audit)
+        inspector = QaInspector(context)
         logger.info(
             "station %s ready, issuer %s", config.station.name, issuer.description
         )

@@ -21,6 +21,21 @@ from station.errors import ChainRejected
 
 
 @dataclass(frozen=True)
+class Trust:
+    """What the station pins and expects of every device certificate.
+
+    Attributes:
+        root: The root CA certificate every chain must lead to.
+        organization: The product line's organization (subject O).
+        lot_oid: The OID of the lot subject attribute (``<arc>.1.1``).
+    """
+
+    root: x509.Certificate
+    organization: str
+    lot_oid: str
+
+
+@dataclass(frozen=True)
 class ExpectedLeaf:
     """What the station expects the device certificate to say.
 

@@ -23,9 +23,10 @@ from ca_client.errors import IssuerError
 from device_io.errors import DeviceError
 from device_io.identity import ModuleIdentity
 from device_io.session import ModuleSession, SessionSettings, open_session
+from station.chain_checks import Trust
 from station.errors import StepFailed
-from station.events import EventKind, EventListener, SlotEvent
-from station.journal import Journal, RunRecord, RunStatus
+from station.events import EventKind, EventListener, SlotEvent, ignore_events
+from station.journal import Clock, Journal, RunRecord, RunStatus, utc_now
 from station.steps import Step
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,27 @@ class ModuleResult:
         return self.status is RunStatus.PASS
 
 
+@dataclass(frozen=True)
+class JobContext:
+    """What every job of a station shares.
+
+    Attributes:
+        journal: Where each run and step is recorded.
+        trust: The pinned root and what device certificates must say.
+        link: Serial link settings and timeouts.
+        operator: Badge id of the signed-in operator.
+        listener: Receives slot events unless a run names its own.
+        clock: Source of time for checks.
+    """
+
+    journal: Journal
+    trust: Trust
+    link: SessionSettings
+    operator: str
+    listener: EventListener = ignore_events
+    clock: Clock = utc_now
+
+
 class SlotRunner(Protocol):
     """Runs one kind of job on the module in a slot (provisioning or QA)."""
 
@@ -84,26 +106,22 @@ class StepOutcome:
 class Job(ABC):
     """The state of one job on the module in one slot.
 
-    Subclasses name their ``kind`` and ``steps`` and implement :meth:`body`,
-    which runs after the port is open and the identity is read.
+    Subclasses implement :meth:`body`, which runs after the port is open and
+    the identity is read, and :meth:`on_identity`.
     """
-
-    kind: ClassVar[str]
-    steps: ClassVar[tuple[Step, ...]]
 
     def __init__(
         self,
+        context: JobContext,
         *,
         slot: Slot,
         run_id: int,
-        journal: Journal,
-        link: SessionSettings,
         listener: EventListener,
     ) -> None:
+        self.context = context
         self.slot = slot
         self.run_id = run_id
-        self.journal = journal
-        self.link = link
+        self.journal = context.journal
         self.listener = listener
         self.step: Step | None = None
         self.session: ModuleSession | None = None
@@ -167,7 +185,7 @@ class Job(ABC):
         """Open the slot's port and read the module's capabilities."""
         with self.stepping(Step.CONNECT) as out:
             self.session = open_session(
-                self.slot.port, slot=self.slot.name, settings=self.link
+                self.slot.port, slot=self.slot.name, settings=self.context.link
             )
             caps = self.session.capabilities()
             out.detail = f"PV {caps.version}, line {caps.max_line}"
@@ -269,6 +287,55 @@ class Job(ABC):
     def progress(self, done: int, total: int) -> None:
         """Report progress through the current step (a read or write callback)."""
         self.emit(EventKind.PROGRESS, fraction=done / total if total else 1.0)
+
+
+class JobRunner(ABC):
+    """Runs one kind of job on the module in a slot; thread-safe.
+
+    One runner serves every slot of a station: each run keeps its own state,
+    and what the runs share (journal, issuer, audit log) serialises its own
+    access. Subclasses name their ``kind``, ``steps`` and ``passed_as`` and
+    build their job.
+    """
+
+    kind: ClassVar[str]
+    steps: ClassVar[tuple[Step, ...]]
+    passed_as: ClassVar[str]
+
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+
+    @property
+    def journal(self) -> Journal:
+        """The station journal."""
+        return self.context.journal
+
+    def run(self, slot: Slot, *, listener: EventListener | None = None) -> ModuleResult:
+        """Run the job on the module in ``slot``; never raises for a module fault.
+
+        Args:
+            slot: The slot whose module to work on.
+            listener: Receives this run's events instead of the context's.
+
+        Returns:
+            PASS, or FAIL with the failing step and reason; the journal holds
+            the same.
+        """
+        context = self.context
+        run_id = context.journal.start_run(
+            slot=slot.name, port=slot.port, operator=context.operator, kind=self.kind
+        )
+        job = self.job(slot=slot, run_id=run_id, listener=listener or context.listener)
+        result = run_job(job, passed_as=self.passed_as)
+        self.finished(result)
+        return result
+
+    @abstractmethod
+    def job(self, *, slot: Slot, run_id: int, listener: EventListener) -> Job:
+        """A new job for the module in ``slot``, on the open run ``run_id``."""
+
+    def finished(self, result: ModuleResult) -> None:  # noqa: B027 - optional hook
+        """Called with every result, after the run is closed; does nothing here."""
 
 
 def run_job(job: Job, *, passed_as: str) -> ModuleResult:

@@ -19,15 +19,12 @@ from cryptography import x509
 from device_io.chain import ChainFormatError, decode_chain
 from device_io.identity import ModuleIdentity
 from device_io.pv import PvObject, SlotState
-from device_io.session import SessionSettings
 from station.chain_checks import ExpectedLeaf, check_chain
 from station.errors import StepFailed
-from station.events import EventListener, ignore_events
-from station.job import Job, ModuleResult, Slot, run_job
-from station.journal import Clock, Journal, utc_now
+from station.events import EventListener
+from station.job import Job, JobContext, JobRunner, Slot
 from station.possession import prove_possession
 from station.steps import QA_STEPS, Step
-from station.workflow import Trust
 
 logger = logging.getLogger(__name__)
 
@@ -36,60 +33,22 @@ logger = logging.getLogger(__name__)
 # are not built yet, so QA reports neither as checked.
 
 
-class QaInspector:
-    """Re-verifies the module in one slot at a time; thread-safe."""
+class QaInspector(JobRunner):
+    """Re-verifies the module in one slot at a time."""
 
-    def __init__(
-        self,
-        *,
-        journal: Journal,
-        trust: Trust,
-        link: SessionSettings,
-        operator: str,
-        listener: EventListener = ignore_events,
-        clock: Clock = utc_now,
-    ) -> None:
-        self.journal = journal
-        self.trust = trust
-        self.link = link
-        self.operator = operator
-        self.listener = listener
-        self.clock = clock
+    kind = "qa"
+    steps = QA_STEPS
+    passed_as = "passed QA"
 
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        """The QA steps, in order."""
-        return QA_STEPS
-
-    def run(self, slot: Slot, *, listener: EventListener | None = None) -> ModuleResult:
-        """Inspect the module in ``slot``; never raises for a module fault.
-
-        Returns:
-            PASS when every check holds, else FAIL with the failing check.
-        """
-        run_id = self.journal.start_run(
-            slot=slot.name, port=slot.port, operator=self.operator, kind="qa"
-        )
-        job = _QaJob(
-            self,
-            slot=slot,
-            run_id=run_id,
-            journal=self.journal,
-            link=self.link,
-            listener=listener or self.listener,
-        )
-        return run_job(job, passed_as="passed QA")
+    def job(self, *, slot: Slot, run_id: int, listener: EventListener) -> _QaJob:
+        return _QaJob(self.context, slot=slot, run_id=run_id, listener=listener)
 
 
 class _QaJob(Job):
     """Re-verifying one module in one slot."""
 
-    kind = "qa"
-    steps = QA_STEPS
-
-    def __init__(self, owner: QaInspector, **job: Any) -> None:
-        super().__init__(**job)
-        self.owner = owner
+    def __init__(self, context: JobContext, **job: Any) -> None:
+        super().__init__(context, **job)
         self.chain: list[x509.Certificate] = []
         self.spki_der = b""
 
@@ -122,7 +81,7 @@ class _QaJob(Job):
 
     def check_chain(self) -> None:
         identity = self.module_identity()
-        trust = self.owner.trust
+        trust = self.context.trust
         with self.stepping(Step.CHAIN_CHECK):
             check_chain(
                 self.chain[0],
@@ -137,7 +96,7 @@ class _QaJob(Job):
                     lot_oid=trust.lot_oid,
                     spki_der=self.spki_der,
                 ),
-                now=self.owner.clock(),
+                now=self.context.clock(),
             )
 
     def check_record(self) -> None:

@@ -15,114 +15,74 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-
-from cryptography import x509
 
 from ca_client.issuer import DeviceRequest, IssuedCertificate, Issuer
 from device_io.chain import decode_chain, encode_chain
 from device_io.identity import ModuleIdentity
 from device_io.pv import PvObject, SlotState
-from device_io.session import SessionSettings
 from station.audit import AuditError, AuditLog
 from station.audit_entry import AuditEntry
 from station.chain_checks import ExpectedLeaf, check_chain
 from station.clones import check_bindings
 from station.csr import CheckedCsr, check_csr
 from station.errors import ClockError, CloneRefused, StepFailed
-from station.events import EventListener, ignore_events
-from station.job import Job, ModuleResult, Slot, run_job
-from station.journal import Clock, Journal, RunRecord, RunStatus, utc_now
+from station.events import EventListener
+from station.job import Job, JobContext, JobRunner, ModuleResult, Slot
+from station.journal import RunRecord, RunStatus
 from station.lot_plan import LotPlan
 from station.possession import prove_possession
 from station.steps import PROVISION_STEPS, Step
 
-__all__ = ["ModuleResult", "Provisioner", "Slot", "Trust"]
+__all__ = ["ModuleResult", "Provisioner", "Slot"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Trust:
-    """What the station pins and expects of every device certificate.
+class Provisioner(JobRunner):
+    """Runs the provisioning workflow on the module in one slot at a time.
 
-    Attributes:
-        root: The root CA certificate every chain must lead to.
-        organization: The product line's organization (subject O).
-        lot_oid: The OID of the lot subject attribute (``<arc>.1.1``).
+    Args:
+        context: What every job of the station shares.
+        issuer: Signs the modules' CSRs.
+        plan: The active lot's plan.
+        audit: The station's audit log.
     """
 
-    root: x509.Certificate
-    organization: str
-    lot_oid: str
-
-
-class Provisioner:
-    """Runs the provisioning workflow for one slot at a time; thread-safe.
-
-    One provisioner serves every slot of a station: each call to
-    :meth:`provision` keeps its own state, and the journal and issuer it shares
-    serialise their own access.
-    """
+    kind = "provision"
+    steps = PROVISION_STEPS
+    passed_as = "provisioned"
 
     def __init__(
         self,
+        context: JobContext,
         *,
         issuer: Issuer,
-        journal: Journal,
-        trust: Trust,
         plan: LotPlan,
         audit: AuditLog,
-        link: SessionSettings,
-        operator: str,
-        listener: EventListener = ignore_events,
-        clock: Clock = utc_now,
     ) -> None:
+        super().__init__(context)
         self.issuer = issuer
-        self.journal = journal
-        self.trust = trust
         self.plan = plan
         self.audit = audit
-        self.link = link
-        self.operator = operator
-        self.listener = listener
-        self.clock = clock
 
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        """The provisioning steps, in order."""
-        return PROVISION_STEPS
+    def job(
+        self, *, slot: Slot, run_id: int, listener: EventListener
+    ) -> _ProvisioningJob:
+        return _ProvisioningJob(
+            self.context, self, slot=slot, run_id=run_id, listener=listener
+        )
+
+    def finished(self, result: ModuleResult) -> None:
+        if result.passed:
+            run = self.journal.run(result.run_id)
+            self.record_audit(lambda: self.audit.provisioned(run))
 
     def provision(
         self, slot: Slot, *, listener: EventListener | None = None
     ) -> ModuleResult:
-        """Provision the module seated in ``slot``; never raises for a module fault.
-
-        Args:
-            slot: The slot whose module to provision.
-            listener: Receives this module's events instead of the
-                provisioner's own listener.
-
-        Returns:
-            The result, PASS or FAIL with the failing step and reason. The
-            journal holds the same.
-        """
-        run_id = self.journal.start_run(
-            slot=slot.name, port=slot.port, operator=self.operator
-        )
-        job = _ProvisioningJob(
-            self,
-            slot=slot,
-            run_id=run_id,
-            journal=self.journal,
-            link=self.link,
-            listener=listener or self.listener,
-        )
-        result = run_job(job, passed_as="provisioned")
-        if result.passed:
-            self.record_audit(lambda: self.audit.provisioned(self.journal.run(run_id)))
-        return result
+        """Provision the module seated in ``slot`` (see :meth:`run`)."""
+        return self.run(slot, listener=listener)
 
     def record_audit(self, append: Callable[[], AuditEntry]) -> AuditEntry:
         """Append to the audit log; a log that refuses fails the step."""
@@ -131,17 +91,12 @@ class Provisioner:
         except AuditError as exc:
             raise StepFailed(f"audit log: {exc}") from exc
 
-    run = provision
-
 
 class _ProvisioningJob(Job):
     """Provisioning one module in one slot."""
 
-    kind = "provision"
-    steps = PROVISION_STEPS
-
-    def __init__(self, owner: Provisioner, **job: Any) -> None:
-        super().__init__(**job)
+    def __init__(self, context: JobContext, owner: Provisioner, **job: Any) -> None:
+        super().__init__(context, **job)
         self.owner = owner
         self.csr: CheckedCsr | None = None
         self.issued: IssuedCertificate | None = None
@@ -174,7 +129,7 @@ class _ProvisioningJob(Job):
             run
             for run in [*self.interrupted, *self.journal.runs(serial=identity.serial)]
             if run.chain_der is not None
-            and run.kind == self.kind
+            and run.kind == self.owner.kind
             and run.status in (RunStatus.PASS, RunStatus.INTERRUPTED)
         ]
         if not recorded:
@@ -305,13 +260,13 @@ class _ProvisioningJob(Job):
         # Read the journal first: rows other slots write after this read were
         # stamped no later than the clock reading that follows it.
         last = self.journal.last_time()
-        now = self.owner.clock()
+        now = self.context.clock()
         if last is not None and now < last:
             raise ClockError(
                 f"station clock {now.isoformat()} is behind the journal's last "
                 f"entry {last.isoformat()}; refusing to issue"
             )
-        root = self.owner.trust.root
+        root = self.context.trust.root
         if not root.not_valid_before_utc <= now <= root.not_valid_after_utc:
             raise ClockError(
                 f"station clock {now.isoformat()} is outside the root CA's validity"
@@ -321,7 +276,7 @@ class _ProvisioningJob(Job):
         assert self.issued is not None
         assert self.csr is not None
         identity = self.module_identity()
-        trust = self.owner.trust
+        trust = self.context.trust
         with self.stepping(Step.CHAIN_CHECK):
             check_chain(
                 self.issued.leaf,
@@ -336,7 +291,7 @@ class _ProvisioningJob(Job):
                     lot_oid=trust.lot_oid,
                     spki_der=self.csr.spki_der,
                 ),
-                now=self.owner.clock(),
+                now=self.context.clock(),
             )
 
     def write_chain(self) -> None:
