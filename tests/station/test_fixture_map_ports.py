@@ -155,9 +155,7 @@ def test_a_port_with_other_usb_ids_is_in_no_slot_and_says_why(
 def test_slots_come_from_the_configurations_fixture_map(
     machine: Path, tmp_path: Path
 ) -> None:
-    head = STATION_EXAMPLE.read_text().split("# The fixture: which physical USB port")[
-        0
-    ]
+    head, _, _ = STATION_EXAMPLE.read_text().partition("# The fixture: which")
     config = tmp_path / "station.toml"
     config.write_text(head + FIXTURE.replace("[[slots]]", "[[fixture.slots]]"))
 
