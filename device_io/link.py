@@ -4,7 +4,9 @@ A reply is zero or more ``+NAME:`` lines ended by ``OK`` or ``ERROR: <code>``
 (DESIGN section 3). Around them the link drops what the firmware may add: the
 echo of the command just sent, blank lines and whole ``[$]`` lines. Anything
 else is noise, and the boot banner means the module reset mid-command. After
-either, ``resync`` brings the stream back to a known boundary.
+either, ``resync`` brings the stream back to a known boundary. A reply that
+never comes from a port whose device node has gone is ``PortGone``, not a
+timeout: the module was unplugged.
 
 Raw frames are logged at DEBUG only.
 """
@@ -22,6 +24,7 @@ from device_io.errors import (
     LinkTimeout,
     ModuleError,
     ModuleReset,
+    PortGone,
     describe_code,
 )
 from device_io.lines import MAX_LINE_BYTES, LineAssembler
@@ -74,7 +77,8 @@ class Link:
             ModuleReset: The boot banner arrived before the reply ended.
             LinkNoise: A line that belongs to no reply arrived.
             LinkTimeout: No final line arrived within ``timeout``.
-            PortError: The port failed.
+            PortGone: The port failed, or no final line arrived and the
+                port's device node is gone.
         """
         try:
             return self._exchange(line, timeout)
@@ -169,7 +173,14 @@ class Link:
                 return None
             self._lines.feed(data)
 
-    def _timeout(self, line: str, timeout: float) -> LinkTimeout:
+    def _timeout(self, line: str, timeout: float) -> LinkTimeout | PortGone:
+        if not self.port.present():
+            # A USB adapter pulled out can leave the open handle silent rather
+            # than failing: the missing device node is what tells.
+            return PortGone(
+                f"no reply to {_verb(line)} within {timeout} s and "
+                f"{self.port.path} is gone"
+            )
         unfinished = self._lines.pending
         tail = f"; {unfinished} bytes of an unfinished line" if unfinished else ""
         return LinkTimeout(

@@ -5,14 +5,21 @@ package's own here, each naming the port and the fixture slot:
 
 - ``PortNotFound``: no such device node (or the node has no device behind it);
 - ``PortBusy``: another process holds the port (the exclusive lock is taken);
-- ``PortGone``: the port failed while in use, typically an unplugged adapter;
+- ``PortGone``: the port failed while in use, typically an unplugged adapter,
+  or it did not come back within the wait after one;
 - ``LinkTimeout``: a write could not finish within the write timeout.
+
+A module that is unplugged and seated again comes back on a new device node
+(``ttyUSB3`` may return as ``ttyUSB4``), so a port is reopened by its stable
+name, a udev link such as ``/dev/provision/slot-3``: ``SerialPort.reopen``
+waits for that name to lead to a port again.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import os
 import select
 import time
 from dataclasses import dataclass
@@ -31,6 +38,9 @@ BAUDRATE = 115200
 READ_SIZE = 4096
 _NOT_FOUND = {errno.ENOENT, errno.ENODEV, errno.ENXIO}
 _BUSY = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY}
+# How often a port that went away is looked for again. Re-enumeration after a
+# replug takes tenths of a second; polling faster would only burn CPU.
+REOPEN_POLL = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +96,9 @@ class SerialPort:
         self._handle = handle
         self.path = path
         self.slot = slot
+        # The device the name led to when opened: a replugged module appears
+        # as another device under the same stable name.
+        self._device = os.fstat(handle.fileno()).st_rdev
 
     @classmethod
     def open(
@@ -115,6 +128,46 @@ class SerialPort:
             raise _open_error(exc, path=path, slot=slot) from exc
         logger.info("opened %s for slot %s", path, slot)
         return cls(handle, path=path, slot=slot)
+
+    @classmethod
+    def reopen(
+        cls,
+        path: str,
+        *,
+        slot: str | None = None,
+        settings: PortSettings | None = None,
+        wait: float,
+    ) -> SerialPort:
+        """Open ``path`` once it leads to a port again, waiting up to ``wait`` s.
+
+        For a port that went away (an unplugged module): its stable name
+        disappears, or leads nowhere, until the module is seated again.
+
+        Args:
+            path: The port's stable name.
+            slot: Fixture slot name, carried into every error.
+            settings: Line speed, write timeout and modem lines.
+            wait: Seconds to wait for the port; 0 tries once.
+
+        Raises:
+            PortGone: Nothing could be opened at ``path`` within ``wait``.
+            PortBusy: The port came back but another process holds it.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return cls.open(path, slot=slot, settings=settings)
+            except PortBusy:
+                # Another process holds the port that came back; it may let go
+                # within the wait.
+                if time.monotonic() >= deadline:
+                    raise
+            except PortError as exc:
+                # No node yet, or a node whose device is not ready yet.
+                if time.monotonic() >= deadline:
+                    raise _not_back(exc, wait) from exc
+                logger.debug("%s not back yet: %s", path, exc.message)
+            time.sleep(max(0.0, min(REOPEN_POLL, deadline - time.monotonic())))
 
     def write(self, data: bytes) -> None:
         """Write all of ``data``.
@@ -154,6 +207,17 @@ class SerialPort:
                 raise self._gone("read", exc) from exc
             if data or time.monotonic() >= deadline:
                 return bytes(data)
+
+    def present(self) -> bool:
+        """True while the port's name still leads to the device opened.
+
+        False once the name is gone or leads to another device: the module
+        was unplugged, even if the open handle has not failed yet.
+        """
+        try:
+            return os.stat(self.path).st_rdev == self._device
+        except OSError:
+            return False
 
     def close(self) -> None:
         """Close the port and release its lock; closing twice is harmless."""
@@ -230,6 +294,17 @@ def _open_error(exc: OSError, *, path: str, slot: str | None) -> PortError:
     return PortError(
         f"cannot open {path} as a serial port: {exc}", port=path, slot=slot
     )
+
+
+def _not_back(exc: PortError, wait: float) -> PortGone:
+    """The error for a port still missing when the wait has run out."""
+    if isinstance(exc, PortNotFound):
+        message = f"module unplugged and not back within {wait:g} s"
+    else:
+        message = (
+            f"module unplugged and its port not usable within {wait:g} s: {exc.message}"
+        )
+    return PortGone(message, port=exc.port, slot=exc.slot)
 
 
 def _describe(info: ListPortInfo) -> PortInfo:

@@ -16,10 +16,18 @@ repeating it is safe:
   compared with the one before the step;
 - lock and promote check whether their effect already happened.
 
+A module unplugged mid-step (the port fails, or its device node disappears)
+is waited for: once the port's name leads to a port again, within
+``SessionSettings.reopen_wait``, the session reopens it exclusively,
+resynchronises, checks that the same module (serial, MAC) was seated again,
+and resumes the step from the module's state as above; the module has reset,
+so a staged write starts over. The port's name should be a stable one (a udev
+link), since the device node a module comes back on can change.
+
 A step gives up after ``SessionSettings.attempts`` failures, or
 ``SessionSettings.timeouts`` timeouts, in a row without progress. Every error
 leaving a session names the port, the fixture slot, the module serial (once
-known) and the step.
+known) and the step. Each recovery is kept in ``ModuleSession.recoveries``.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from device_io.errors import (
     LinkTimeout,
     ModuleError,
     ModuleReset,
+    PortGone,
     PvErrorCode,
 )
 from device_io.identity import ModuleIdentity
@@ -127,6 +136,8 @@ class SessionSettings:
         sync_attempts: ``AT+PVSYNC`` rounds in one resynchronisation.
         drain_quiet: Silence that marks the line as drained during a resync.
         drain_limit: Longest a resync drains a module that keeps talking.
+        reopen_wait: Longest a step waits for an unplugged module's port to
+            come back; 0 fails the step at once.
         dtr: DTR level set before the port opens.
         rts: RTS level set before the port opens.
     """
@@ -141,6 +152,7 @@ class SessionSettings:
     sync_attempts: int = 5
     drain_quiet: float = 0.1
     drain_limit: float = 2.0
+    reopen_wait: float = 10.0
     dtr: bool = False
     rts: bool = False
 
@@ -161,6 +173,22 @@ class SessionSettings:
             drain_quiet=self.drain_quiet,
             drain_limit=self.drain_limit,
         )
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One recovery inside a step, for the record of that step.
+
+    Attributes:
+        step: The session step that recovered, such as ``write CHAIN``.
+        cause: What went wrong, as the error said it.
+        reopened: True when the port had gone and was opened again: the
+            module was unplugged and seated again.
+    """
+
+    step: str
+    cause: str
+    reopened: bool
 
 
 def open_session(
@@ -230,8 +258,14 @@ class ModuleSession:
         # The staged write as the last recovery found it; a retried step
         # resumes from it instead of asking again.
         self._recovered: WriteStatus | None = None
+        self._recoveries: list[Recovery] = []
         self.identity: ModuleIdentity | None = None
         """The identity from the last agreeing pair of reads, once known."""
+
+    @property
+    def recoveries(self) -> tuple[Recovery, ...]:
+        """Every recovery so far, oldest first."""
+        return tuple(self._recoveries)
 
     # --- lifetime -------------------------------------------------------------
 
@@ -277,7 +311,8 @@ class ModuleSession:
 
         Raises:
             IdentityError: A field breaks its rule, or a different module
-                answers than the one this session identified before.
+                answers than the one this session identified before (it
+                was swapped while unplugged).
             IntegrityError: The reads kept disagreeing.
             DeviceError: The module could not be read.
         """
@@ -524,37 +559,78 @@ class ModuleSession:
         while True:
             try:
                 return action(attempts)
+            except PortGone as exc:
+                cause: DeviceError = exc
             except (*RECOVERABLE, ModuleError) as exc:
                 if not _recoverable(exc):
                     raise
-                if not attempts.failed(exc):
-                    raise _gave_up(exc, attempts.failures) from exc
-                logger.warning(
-                    "%s: %s failed (%s); resynchronising",
-                    self._where(),
-                    step,
-                    exc.message,
-                )
-            self._recover()
+                cause = exc
+            self._count_failure(attempts, cause, f"{step} failed")
+            self._recover(step, cause)
 
-    def _recover(self) -> None:
-        """Resynchronise, then read where the module stands.
+    def _count_failure(self, attempts: _Attempts, exc: DeviceError, what: str) -> None:
+        """Count a failure; raise once the attempts are spent."""
+        if not attempts.failed(exc):
+            raise _gave_up(exc, attempts.failures) from exc
+        logger.warning(
+            "%s: %s (%s); %s",
+            self._where(),
+            what,
+            exc.message,
+            "waiting for the port" if isinstance(exc, PortGone) else "resyncing",
+        )
+
+    def _recover(self, step: str, cause: DeviceError) -> None:
+        """Resynchronise, reopening the port first if it has gone, then read
+        where the module stands.
 
         Recovery exchanges several lines, so on a noisy link it can fail in
-        turn; it has its own bounded attempts, apart from the step's.
+        turn; it has its own bounded attempts, apart from the step's. A port
+        that does not come back within the wait fails the step at once.
         """
         attempts = _Attempts(self._settings)
+        gone = isinstance(cause, PortGone)
+        reopened = False
         while True:
+            if gone:
+                self._reopen()
+                reopened = True
             try:
-                return self._recover_once()
+                self._recover_once()
+            except PortGone as exc:
+                gone = True
+                self._count_failure(attempts, exc, "recovery failed")
+                continue
             except (*RECOVERABLE, ModuleError) as exc:
                 if not _recoverable(exc):
                     raise
-                if not attempts.failed(exc):
-                    raise _gave_up(exc, attempts.failures) from exc
-                logger.warning(
-                    "%s: recovery failed (%s); again", self._where(), exc.message
-                )
+                gone = False
+                self._count_failure(attempts, exc, "recovery failed")
+                continue
+            self._recoveries.append(Recovery(step, cause.message, reopened))
+            return
+
+    def _reopen(self) -> None:
+        """Wait for the port of an unplugged module to come back, and open it.
+
+        Raises:
+            PortGone: The port did not come back within the wait.
+            PortBusy: It came back held by another process.
+        """
+        gone = self._link.port
+        gone.close()
+        logger.warning(
+            "%s: port gone; waiting up to %g s for the module to be seated again",
+            self._where(),
+            self._settings.reopen_wait,
+        )
+        port = SerialPort.reopen(
+            gone.path,
+            slot=gone.slot,
+            settings=self._settings.port_settings(),
+            wait=self._settings.reopen_wait,
+        )
+        self._link = Link(port, self._settings.link_settings())
 
     def _recover_once(self) -> None:
         self._link.resync()
@@ -615,10 +691,12 @@ class ModuleSession:
             # between the two reads changes the state, so it must agree too.
             raise IntegrityError(f"two identity reads disagree: {first} then {second}")
         identity = ModuleIdentity.from_raw(second)
-        if self.identity is not None and not identity.same_module(self.identity):
+        known = self.identity
+        if known is not None and not identity.same_module(known):
             raise IdentityError(
-                f"module {identity.serial} answers where module "
-                f"{self.identity.serial} was identified"
+                f"a different module was seated: {identity.serial} "
+                f"({identity.mac}) answers where {known.serial} ({known.mac}) "
+                "was identified"
             )
         self.identity = identity
         return identity

@@ -42,6 +42,7 @@ class _Request(Enum):
     STOP = "stop"
     RESET = "reset"
     UNPLUG = "unplug"
+    REPLUG = "replug"
 
 
 class PtyPort:
@@ -134,6 +135,10 @@ class PtyPort:
         """
         self._request(_Request.UNPLUG, replug_after)
 
+    def replug(self) -> None:
+        """Plug an unplugged module back in now; a plugged one is left alone."""
+        self._request(_Request.REPLUG)
+
     def _request(self, request: _Request, argument: float | None = None) -> None:
         self._requests.put((request, argument))
         with contextlib.suppress(BlockingIOError):
@@ -173,6 +178,9 @@ class PtyPort:
                 self._reboot()
             elif request is _Request.UNPLUG:
                 self._unplug_for(argument)
+            elif request is _Request.REPLUG and self._master is None:
+                self._replug_at = None
+                self._plug(time.monotonic())
         return True
 
     def _run_timers(self, now: float) -> None:

@@ -151,6 +151,10 @@ class Simulator:
         """Unplug the module in ``slot``; it comes back under the same link."""
         self._pty(slot).unplug(replug_after)
 
+    def replug(self, slot: int) -> None:
+        """Plug the module in ``slot`` back in now, if it is unplugged."""
+        self._pty(slot).replug()
+
     def _pty(self, slot: int) -> PtyPort:
         for port in self._ports:
             if port.slot == slot:

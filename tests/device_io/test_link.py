@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from pty_module import PtyPair, Responder
@@ -14,6 +15,7 @@ from device_io.errors import (
     LinkTimeout,
     ModuleError,
     ModuleReset,
+    PortGone,
     PvErrorCode,
 )
 from device_io.link import Link, LinkSettings
@@ -113,6 +115,21 @@ def test_no_final_line_is_a_timeout_naming_the_unfinished_bytes(
         link.command("AT+PVHASH=CSR", timeout=0.2)
 
     assert caught.value.port == link.port.path
+
+
+def test_no_reply_from_a_port_whose_node_vanished_is_port_gone(
+    pty_pair: PtyPair, respond: Start, tmp_path: Path
+) -> None:
+    link_name = tmp_path / "slot-A1"
+    link_name.symlink_to(pty_pair.path)
+    respond(scripted({}))
+
+    with SerialPort.open(str(link_name), slot="A1") as port:
+        link_name.unlink()
+        with pytest.raises(PortGone, match="is gone") as caught:
+            Link(port, FAST).command("AT+PVID?", timeout=0.1)
+
+    assert (caught.value.port, caught.value.slot) == (str(link_name), "A1")
 
 
 def test_resync_drains_noise_and_waits_for_its_own_token(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -142,3 +143,65 @@ def test_port_discovery_lists_ports_sorted_by_device() -> None:
 
     assert [port.device for port in ports] == sorted(port.device for port in ports)
     assert all(isinstance(port, PortInfo) for port in ports)
+
+
+# --- a port that goes away and comes back -----------------------------------------
+
+
+def test_reopen_waits_until_the_stable_name_leads_to_a_port(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    link = tmp_path / "slot-A1"
+    # The module is seated again a moment after the station starts waiting.
+    seated = threading.Timer(0.1, lambda: link.symlink_to(pty_pair.path))
+    seated.start()
+    try:
+        port = SerialPort.reopen(str(link), slot="A1", wait=5)
+    finally:
+        seated.join()
+
+    with port:
+        port.write(b"AT\r\n")
+        assert os.read(pty_pair.master, 64) == b"AT\r\n"
+        assert (port.path, port.slot) == (str(link), "A1")
+
+
+def test_reopen_gives_up_after_the_wait_naming_port_and_slot(tmp_path: Path) -> None:
+    link = tmp_path / "slot-A1"
+
+    with pytest.raises(PortGone) as caught:
+        SerialPort.reopen(str(link), slot="A1", wait=0.1)
+
+    assert caught.value.message == "module unplugged and not back within 0.1 s"
+    assert (caught.value.port, caught.value.slot) == (str(link), "A1")
+    assert isinstance(caught.value.__cause__, PortNotFound)
+
+
+def test_reopen_without_a_wait_opens_a_port_that_is_there(pty_pair: PtyPair) -> None:
+    with SerialPort.reopen(pty_pair.path, wait=0) as port:
+        assert port.present()
+
+
+def test_reopen_leaves_a_port_another_process_holds(pty_pair: PtyPair) -> None:
+    with SerialPort.open(pty_pair.path), pytest.raises(PortBusy):
+        SerialPort.reopen(pty_pair.path, slot="A1", wait=0.1)
+
+
+def test_a_name_leading_elsewhere_or_nowhere_is_not_present(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    link = tmp_path / "slot-A1"
+    link.symlink_to(pty_pair.path)
+    other = PtyPair()
+    try:
+        with SerialPort.open(str(link)) as port:
+            assert port.present()
+
+            link.unlink()
+            link.symlink_to(other.path)
+            assert not port.present()
+
+            link.unlink()
+            assert not port.present()
+    finally:
+        other.close()

@@ -6,6 +6,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -20,6 +21,7 @@ from device_io.errors import (
     LinkTimeout,
     ModuleError,
     PortGone,
+    PortNotFound,
     PvErrorCode,
 )
 from device_io.pv import PvObject, SlotState, challenge_message
@@ -198,7 +200,9 @@ def test_a_different_module_after_a_resync_is_refused(
     module.identity_fields = ("AMB82D001002", *module.identity_fields[1:])
     module.arm("AT+PVCAP?", Fault.NOISE)
 
-    with pytest.raises(IdentityError, match="module AMB82D001002 answers where"):
+    with pytest.raises(
+        IdentityError, match="a different module was seated: AMB82D001002"
+    ):
         session.capabilities()
 
 
@@ -512,15 +516,43 @@ def test_a_new_key_over_a_committed_chain_is_refused(
     assert caught.value.code is PvErrorCode.KEY_EXISTS
 
 
-def test_an_unplugged_module_is_port_gone_naming_the_slot(
-    session: ModuleSession, pty_pair: PtyPair
+def test_an_unplugged_module_not_back_within_the_wait_is_port_gone(
+    open_on: Callable[..., ModuleSession], module: ModuleDouble, pty_pair: PtyPair
 ) -> None:
+    session = open_on(module, reopen_wait=0.1)
+    session.identify()
     pty_pair.hang_up()
 
-    with pytest.raises(PortGone) as caught:
-        session.identify()
+    with pytest.raises(PortGone, match=r"not back within 0\.1 s") as caught:
+        session.generate_key(0)
 
-    assert (caught.value.slot, caught.value.step) == ("A1", "identify")
+    assert (caught.value.slot, caught.value.serial, caught.value.step) == (
+        "A1",
+        "AMB82D001001",
+        "keygen slot 0",
+    )
+
+
+def test_a_silent_port_whose_device_node_vanished_counts_as_unplugged(
+    tmp_path: Path, pty_pair: PtyPair, respond: Start, keyed: ModuleDouble
+) -> None:
+    link = tmp_path / "slot-A1"
+    link.symlink_to(pty_pair.path)
+    respond(keyed)
+    with open_session(
+        str(link), slot="A1", settings=replace(FAST, reopen_wait=0.1)
+    ) as session:
+        session.identify()
+        # The adapter's udev link goes and the module falls silent, but the
+        # open handle does not fail: only the missing node tells.
+        link.unlink()
+        keyed.arm("AT+PVHASH", Fault.IGNORE)
+
+        with pytest.raises(PortGone, match="not back within") as caught:
+            session.read_object(PvObject.CSR)
+
+    assert isinstance(caught.value.__cause__, PortNotFound)
+    assert session.recoveries == ()
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from pty_module import FAST
 
 from device_io.chain import encode_chain
-from device_io.errors import ModuleError, PortGone, PvErrorCode
+from device_io.errors import IdentityError, ModuleError, PortGone, PvErrorCode
 from device_io.pv import PvObject, SlotState
 from device_io.session import ModuleSession, SessionSettings, open_session
 from device_io.simulator.faults import CommandTrigger, FaultPlan
@@ -33,6 +34,7 @@ PLANS = {
     4: FaultPlan(bit_error_rate=2e-4, drop_rate=1e-4, repeat_rate=1e-4),
     5: FaultPlan(flash_full=True),
     6: FaultPlan(unplug_on=CommandTrigger("PVREAD", 2)),
+    7: FaultPlan(unplug_on=CommandTrigger("PVW", 3)),
 }
 # Real timing except key generation, which would cost a second per module.
 SETTINGS = replace(FAST, command_timeout=1.0, keygen_timeout=2.0, commit_timeout=2.0)
@@ -47,7 +49,7 @@ def issuer_key() -> ec.EllipticCurvePrivateKey:
 def simulator(tmp_path: Path) -> Iterator[Simulator]:
     plates = [
         Nameplate(f"AMB82D00100{n}", f"00:e0:4c:87:00:0{n}", "AMB82", "LOT-2026-0042")
-        for n in range(1, 7)
+        for n in range(1, 8)
     ]
     config = SimulatorConfig(
         state_dir=tmp_path / "sim",
@@ -63,7 +65,17 @@ def simulator(tmp_path: Path) -> Iterator[Simulator]:
 def open_slot(
     simulator: Simulator, slot: int, settings: SessionSettings = SETTINGS
 ) -> ModuleSession:
-    return open_session(simulator.port(slot).port, slot=f"S{slot}", settings=settings)
+    """A session on the slot's stable link, as a station opens it."""
+    return open_session(simulator.port(slot).link, slot=f"S{slot}", settings=settings)
+
+
+def unplugged(simulator: Simulator, slot: int) -> None:
+    """Pull the module out for good and wait until its port has gone."""
+    simulator.unplug(slot, replug_after=None)
+    deadline = time.monotonic() + 5
+    while simulator.port(slot).port:
+        assert time.monotonic() < deadline, "the module did not go"
+        time.sleep(0.01)
 
 
 def certificate(
@@ -157,13 +169,80 @@ def test_a_full_flash_refuses_key_generation(simulator: Simulator) -> None:
     assert (caught.value.slot, caught.value.step) == ("S5", "keygen slot 0")
 
 
-def test_an_unplugged_module_fails_the_session_with_port_gone(
+def test_an_unplugged_module_is_reopened_and_the_read_resumes(
     simulator: Simulator,
 ) -> None:
     with open_slot(simulator, 6) as session:
         session.identify()
         session.generate_key(0)
-        with pytest.raises(PortGone) as caught:
-            session.read_object(PvObject.CSR)
+        csr_der = session.read_object(PvObject.CSR)
 
-    assert (caught.value.slot, caught.value.serial) == ("S6", "AMB82D001006")
+        reopened = [r for r in session.recoveries if r.reopened]
+    assert [r.step for r in reopened] == ["read CSR"]
+    assert "serial port failed during read" in reopened[0].cause
+    assert x509.load_der_x509_csr(csr_der).is_signature_valid
+
+
+def test_an_unplugged_module_is_reopened_and_the_write_starts_over(
+    simulator: Simulator, issuer_key: ec.EllipticCurvePrivateKey
+) -> None:
+    with open_slot(simulator, 7) as session:
+        provision(session, issuer_key)
+
+        reopened = [r.step for r in session.recoveries if r.reopened]
+    assert reopened == ["write CHAIN"]
+    assert simulator.firmware(7).state == "LOCKED"
+
+
+def test_a_module_not_back_within_the_wait_fails_naming_slot_module_and_step(
+    simulator: Simulator,
+) -> None:
+    settings = replace(SETTINGS, reopen_wait=0.2)
+    with open_slot(simulator, 1, settings) as session:
+        session.identify()
+        unplugged(simulator, 1)
+
+        with pytest.raises(PortGone) as caught:
+            session.generate_key(0)
+
+    assert caught.value.message == "module unplugged and not back within 0.2 s"
+    assert (caught.value.slot, caught.value.serial, caught.value.step) == (
+        "S1",
+        "AMB82D001001",
+        "keygen slot 0",
+    )
+    assert simulator.firmware(1).state == "EMPTY"
+
+
+def test_a_module_replugged_within_the_wait_is_resumed(simulator: Simulator) -> None:
+    with open_slot(simulator, 1) as session:
+        session.identify()
+        unplugged(simulator, 1)
+        simulator.replug(1)
+
+        assert session.generate_key(0) is True
+
+    assert simulator.firmware(1).state == "KEY"
+
+
+def test_a_different_module_seated_in_the_slot_is_refused(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    link = tmp_path / "slot-S1"
+    link.symlink_to(simulator.port(1).port)
+    with open_session(str(link), slot="S1", settings=SETTINGS) as session:
+        session.identify()
+        unplugged(simulator, 1)
+        # The operator seats the module of slot 2 where slot 1's was.
+        link.unlink()
+        link.symlink_to(simulator.port(2).port)
+
+        with pytest.raises(IdentityError) as caught:
+            session.generate_key(0)
+
+    assert caught.value.message.startswith(
+        "a different module was seated: AMB82D001002 (00:e0:4c:87:00:02) answers "
+        "where AMB82D001001 (00:e0:4c:87:00:01) was identified"
+    )
+    assert (caught.value.slot, caught.value.step) == ("S1", "keygen slot 0")
+    assert simulator.firmware(2).state == "EMPTY"
