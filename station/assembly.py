@@ -178,6 +178,7 @@ def session_settings(config: StationConfig) -> SessionSettings:
         command_timeout=link.command_timeout,
         keygen_timeout=link.keygen_timeout,
         commit_timeout=link.commit_timeout,
+        reopen_wait=link.reopen_wait,
     )
 
 

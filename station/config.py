@@ -152,12 +152,17 @@ class IssuerSection(_Section):
 
 
 class LinkSection(_Section):
-    """``[link]``: serial line settings and step timeouts in seconds."""
+    """``[link]``: serial line settings and step timeouts in seconds.
+
+    ``reopen_wait`` is how long a step waits for a module that was unplugged
+    to be seated again before it fails; 0 fails it at once.
+    """
 
     baud: Annotated[int, Field(gt=0)] = 115200
     command_timeout: Annotated[float, Field(gt=0)] = 2.0
     keygen_timeout: Annotated[float, Field(gt=0)] = 120.0
     commit_timeout: Annotated[float, Field(gt=0)] = 10.0
+    reopen_wait: Annotated[float, Field(ge=0)] = 10.0
 
 
 class SlotSection(_Section):
