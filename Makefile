@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps clean
+.PHONY: demo test lint typecheck unit bench system-deps clean
 
 demo: system-deps $(INSTALLED)
 	rm -rf demo-out
@@ -23,6 +23,10 @@ typecheck: $(INSTALLED)
 
 unit: $(INSTALLED)
 	$(BIN)/pytest
+
+# Benchmarks print their figures next to a peer's, measured in the same run.
+bench: system-deps $(INSTALLED)
+	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 system-deps:
 	@scripts/system-deps
