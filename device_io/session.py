@@ -360,7 +360,15 @@ class ModuleSession:
                 cmd_keygen(slot, new=new),
                 timeout=self._settings.keygen_timeout,
             )
-            return KeyGenResult.parse(reply).new
+            result = KeyGenResult.parse(reply)
+            if result.slot != slot:
+                # A flipped slot digit on the way makes the module generate
+                # elsewhere; the retry finds slot 0's key by its public key.
+                raise IntegrityError(
+                    f"asked for a key in slot {slot}, the module answered for "
+                    f"slot {result.slot}"
+                )
+            return result.new
 
         generated = self._run(step, attempt)
         logger.info(

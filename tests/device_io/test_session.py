@@ -449,6 +449,19 @@ def test_a_keygen_that_never_ran_is_sent_again(
     assert 1 in module.slots
 
 
+def test_a_keygen_reply_naming_another_slot_is_not_taken_as_done(
+    session: ModuleSession, module: ModuleDouble
+) -> None:
+    module.arm("AT+PVKEYGEN", Fault.BUMP_DIGIT)
+
+    assert session.generate_key(0) is True
+
+    assert [r.step for r in session.recoveries] == ["keygen slot 0"]
+    assert "answered for slot 1" in session.recoveries[0].cause
+    assert len(module.sent("AT+PVKEYGEN")) == 1
+    assert set(module.slots) == {0}
+
+
 def test_an_existing_key_is_kept_without_new(
     session: ModuleSession, keyed: ModuleDouble
 ) -> None:
