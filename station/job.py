@@ -233,12 +233,15 @@ class Job(ABC):
         """Journal the intent of ``step``, run it, journal its outcome.
 
         Device and issuer errors become :class:`StepFailed` naming the slot,
-        the module and the step.
+        the module and the step. The link's recoveries during the step (a
+        resync after noise, a port reopened after an unplug) are added to the
+        outcome's detail, so the record shows what the module went through.
         """
         self.step = step
         self.emit(EventKind.STEP)
         self.journal.intent(self.run_id, step, spki_sha256=spki_sha256)
         outcome = StepOutcome(spki_sha256=spki_sha256)
+        recovered = len(self.session.recoveries) if self.session else 0
         try:
             yield outcome
         except (StepFailed, DeviceError, IssuerError) as exc:
@@ -247,7 +250,7 @@ class Job(ABC):
                 self.run_id,
                 step,
                 ok=False,
-                detail=failure.reason,
+                detail=self._with_recoveries(failure.reason, recovered),
                 spki_sha256=outcome.spki_sha256,
             )
             raise failure from exc
@@ -255,9 +258,19 @@ class Job(ABC):
             self.run_id,
             step,
             ok=True,
-            detail=outcome.detail,
+            detail=self._with_recoveries(outcome.detail, recovered),
             spki_sha256=outcome.spki_sha256,
         )
+
+    def _with_recoveries(self, detail: str, since: int) -> str:
+        recoveries = self.session.recoveries[since:] if self.session else ()
+        if not recoveries:
+            return detail
+        notes = "; ".join(
+            ("reopened after " if r.reopened else "resynced after ") + r.cause
+            for r in recoveries
+        )
+        return f"{detail} (recovered: {notes})" if detail else f"recovered: {notes}"
 
     def _as_failure(self, exc: Exception, step: Step) -> StepFailed:
         if isinstance(exc, StepFailed):

@@ -14,10 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("atheris")
-
 ROOT = Path(__file__).parents[2]
 FUZZ = Path(__file__).parent / "fuzz"
 RUNS = 3000

@@ -161,6 +161,12 @@ def test_a_module_unplugged_mid_write_and_replugged_passes_with_one_certificate(
         if row.step == Step.WRITE.value
     ]
     assert write_rows == [("intent", None), ("outcome", True)]
+    (outcome,) = [
+        row
+        for row in bench.station.journal.steps(result.run_id)
+        if (row.step, row.phase) == (Step.WRITE.value, "outcome")
+    ]
+    assert "(recovered: reopened after serial port failed" in outcome.detail
     recovery = [
         record.getMessage()
         for record in caplog.records

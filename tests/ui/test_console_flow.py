@@ -152,7 +152,10 @@ def test_a_module_unplugged_mid_write_fails_then_passes_on_retry(
     make_bench: MakeBench,
 ) -> None:
     bench = make_bench(slots=1, misbehave=("1=unplug",))
-    app = console(bench.config)
+    # The simulated module comes back 0.5 s after it vanishes; a station that
+    # waits only 0.2 s for it fails the module, and the retry finishes it.
+    link = bench.config.link.model_copy(update={"reopen_wait": 0.2})
+    app = console(bench.config.model_copy(update={"link": link}))
 
     def replugged(port: PortInfo) -> bool:
         return Path(port.link).exists()
