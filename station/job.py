@@ -14,16 +14,18 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
+
+from cryptography import x509
 
 from ca_client.errors import IssuerError
 from device_io.errors import DeviceError
 from device_io.identity import ModuleIdentity
 from device_io.session import ModuleSession, SessionSettings, open_session
-from station.chain_checks import Trust
+from station.chain_checks import ExpectedLeaf, Trust, check_chain
 from station.errors import StepFailed
 from station.events import EventKind, EventListener, SlotEvent, ignore_events
 from station.journal import Clock, Journal, RunRecord, RunStatus, utc_now
@@ -213,6 +215,33 @@ class Job(ABC):
                 self.run_id, slot=self.slot.name, serial=identity.serial
             )
             self.on_identity(identity)
+
+    def check_chain(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate],
+        *,
+        spki_der: bytes,
+    ) -> None:
+        """Check a chain to the pinned root, against the module and its key."""
+        identity = self.module_identity()
+        trust = self.context.trust
+        with self.stepping(Step.CHAIN_CHECK):
+            check_chain(
+                leaf,
+                intermediates,
+                root=trust.root,
+                expected=ExpectedLeaf(
+                    serial=identity.serial,
+                    mac_hex=identity.mac_hex,
+                    model=identity.model,
+                    lot=identity.lot,
+                    organization=trust.organization,
+                    lot_oid=trust.lot_oid,
+                    spki_der=spki_der,
+                ),
+                now=self.context.clock(),
+            )
 
     # --- plumbing -------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from cryptography import x509
 from device_io.chain import ChainFormatError, decode_chain
 from device_io.identity import ModuleIdentity
 from device_io.pv import PvObject, SlotState
-from station.chain_checks import ExpectedLeaf, check_chain
 from station.errors import StepFailed
 from station.events import EventListener
 from station.job import Job, JobContext, JobRunner, Slot
@@ -61,7 +60,7 @@ class _QaJob(Job):
 
     def body(self) -> None:
         self.read_chain()
-        self.check_chain()
+        self.check_chain(self.chain[0], self.chain[1:], spki_der=self.spki_der)
         self.check_record()
         with self.stepping(Step.CHALLENGE):
             prove_possession(self.module(), self.chain[0])
@@ -78,26 +77,6 @@ class _QaJob(Job):
                 raise StepFailed(f"module's chain does not parse: {exc}") from None
             self.cert_serial = f"{self.chain[0].serial_number:x}"
             out.detail = f"{len(self.chain)} certificates, leaf {self.cert_serial}"
-
-    def check_chain(self) -> None:
-        identity = self.module_identity()
-        trust = self.context.trust
-        with self.stepping(Step.CHAIN_CHECK):
-            check_chain(
-                self.chain[0],
-                self.chain[1:],
-                root=trust.root,
-                expected=ExpectedLeaf(
-                    serial=identity.serial,
-                    mac_hex=identity.mac_hex,
-                    model=identity.model,
-                    lot=identity.lot,
-                    organization=trust.organization,
-                    lot_oid=trust.lot_oid,
-                    spki_der=self.spki_der,
-                ),
-                now=self.context.clock(),
-            )
 
     def check_record(self) -> None:
         identity = self.module_identity()

@@ -23,7 +23,6 @@ from device_io.identity import ModuleIdentity
 from device_io.pv import PvObject, SlotState
 from station.audit import AuditError, AuditLog
 from station.audit_entry import AuditEntry
-from station.chain_checks import ExpectedLeaf, check_chain
 from station.clones import check_bindings
 from station.csr import CheckedCsr, check_csr
 from station.errors import ClockError, CloneRefused, StepFailed
@@ -113,7 +112,7 @@ class _ProvisioningJob(Job):
         self.check_csr(csr_der, pub_der)
         self.check_clones()
         self.issue()
-        self.check_chain()
+        self.check_issued_chain()
         self.write_chain()
         self.read_back()
         self.prove_possession()
@@ -272,27 +271,12 @@ class _ProvisioningJob(Job):
                 f"station clock {now.isoformat()} is outside the root CA's validity"
             )
 
-    def check_chain(self) -> None:
+    def check_issued_chain(self) -> None:
         assert self.issued is not None
         assert self.csr is not None
-        identity = self.module_identity()
-        trust = self.context.trust
-        with self.stepping(Step.CHAIN_CHECK):
-            check_chain(
-                self.issued.leaf,
-                self.issued.chain,
-                root=trust.root,
-                expected=ExpectedLeaf(
-                    serial=identity.serial,
-                    mac_hex=identity.mac_hex,
-                    model=identity.model,
-                    lot=identity.lot,
-                    organization=trust.organization,
-                    lot_oid=trust.lot_oid,
-                    spki_der=self.csr.spki_der,
-                ),
-                now=self.context.clock(),
-            )
+        self.check_chain(
+            self.issued.leaf, self.issued.chain, spki_der=self.csr.spki_der
+        )
 
     def write_chain(self) -> None:
         with self.stepping(Step.WRITE) as out:
