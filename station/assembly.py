@@ -24,6 +24,7 @@ from device_io.session import SessionSettings
 from pki import CaStore, IssuingCaSource, PkiError, ProductLine, Publication
 from pki.softhsm import find_module
 from station.audit import AuditLog, audit_log_path
+from station.badges import check_badge
 from station.chain_checks import Trust
 from station.config import LocalHsmSection, StationConfig
 from station.errors import ConfigError
@@ -90,6 +91,7 @@ def open_station(
         clock: Source of time for the journal and the checks.
 
     Raises:
+        BadgeError: ``operator`` is not a badge id.
         StationBusy: Another process runs this station already.
         LotPlanError: No plan was imported for ``lot``.
         ConfigError: A file the configuration names cannot be used.
@@ -97,6 +99,7 @@ def open_station(
         IssuerUnavailable: The issuing CA cannot be opened.
         JournalError: The journal cannot be opened.
     """
+    check_badge(operator)
     with ExitStack() as resources:
         resources.enter_context(StateLock(config.station.state_dir))
         trust = load_trust(config)

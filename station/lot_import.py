@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from station.audit import AuditLog, audit_log_path
 from station.audit_entry import AuditEvent
+from station.badges import check_badge
 from station.config import StationConfig
 from station.lot_plan import LotPlan
 from station.lot_store import ImportOutcome, LotStore
@@ -27,6 +28,7 @@ def import_lot(
         replace: Allow a different plan to replace the lot's current one.
 
     Raises:
+        BadgeError: ``supervisor`` is not a badge id.
         LotPlanError: The lot already has a different plan and ``replace`` is
             not set.
         AuditError: The audit log refuses the entry.
@@ -34,6 +36,7 @@ def import_lot(
     # TODO(roles): DESIGN section 7 has supervisors authorise lot plan imports
     # with their role's credential; roles and credentials are not built yet, so
     # the badge is recorded but not checked.
+    check_badge(supervisor, role="supervisor")
     with LotStore(config.lots_path) as lots:
         outcome = lots.import_plan(
             plan, imported_by=supervisor, source=source, replace=replace

@@ -8,7 +8,6 @@ and its failures can be reasoned about without a terminal.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
@@ -16,10 +15,6 @@ from station.assembly import Station, open_station
 from station.config import StationConfig
 from station.events import EventListener
 from station.line import Line, Monotonic
-
-# The same characters the station allows in names; a badge becomes part of
-# every journal row, so nothing else is let through.
-_BADGE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -33,15 +28,6 @@ class SignIn:
 
     operator: str
     lot: str
-
-
-def badge_problem(badge: str) -> str | None:
-    """Why ``badge`` cannot be used as a badge id, or None when it can."""
-    if not badge:
-        return "scan or type your badge id"
-    if not _BADGE.fullmatch(badge):
-        return "a badge id is 1 to 32 of A-Z a-z 0-9 . _ -"
-    return None
 
 
 @dataclass

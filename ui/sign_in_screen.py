@@ -12,8 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from station.badges import badge_problem
 from station.lot_store import LotSummary
-from ui.shift import SignIn, badge_problem
+from ui.shift import SignIn
 
 
 class SignInScreen(Screen[None]):

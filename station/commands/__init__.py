@@ -8,8 +8,11 @@ command function takes the parsed arguments and returns the exit status.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias
+
+from station.badges import BadgeError, check_badge, check_slot_name
 
 EXIT_OK = 0
 EXIT_MODULE_FAILED = 1
@@ -21,6 +24,33 @@ if TYPE_CHECKING:
 else:
     Subcommands = argparse._SubParsersAction
 Command = Callable[[argparse.Namespace], int]
+
+
+def badge(text: str) -> str:
+    """An argparse type for badge ids."""
+    try:
+        return check_badge(text, role="a")
+    except BadgeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def slot_name(text: str) -> str:
+    """An argparse type for slot names."""
+    try:
+        return check_slot_name(text)
+    except BadgeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def non_negative_seconds(text: str) -> float:
+    """An argparse type for a finite, non-negative number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from station.audit import AuditError, AuditLog, audit_log_path
 from station.audit_entry import AuditAnchor
 from station.audit_verify import format_report, verify
-from station.commands import EXIT_OK, Subcommands
+from station.commands import EXIT_OK, Subcommands, badge
 from station.config import StationConfig, find_config, load_config
 from station.journal import Journal
 
@@ -63,7 +63,11 @@ def _register_repair(commands: Subcommands) -> None:
     )
     repair.add_argument("--log", type=Path, metavar="FILE")
     repair.add_argument(
-        "--operator", required=True, metavar="BADGE", help="who orders the repair"
+        "--operator",
+        required=True,
+        type=badge,
+        metavar="BADGE",
+        help="who orders the repair",
     )
     repair.set_defaults(command=_repair)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from station.commands import Subcommands, positive_int
+from station.commands import Subcommands, non_negative_seconds, positive_int
 from station.commands.console import run_console
 from station.commands.output import print_event, report
 from station.demo import DemoOptions, demo_station, run_demo
@@ -23,7 +23,9 @@ def register(commands: Subcommands) -> None:
     )
     demo.add_argument("--out", type=Path, default=Path("demo-out"), metavar="DIR")
     demo.add_argument("--slots", type=positive_int, default=4)
-    demo.add_argument("--keygen-delay", type=float, default=0.8, metavar="SECONDS")
+    demo.add_argument(
+        "--keygen-delay", type=non_negative_seconds, default=0.8, metavar="SECONDS"
+    )
     demo.add_argument(
         "--misbehave",
         action="append",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from station.commands import EXIT_OK, Subcommands
+from station.commands import EXIT_OK, Subcommands, badge
 from station.config import find_config, load_config
 from station.lot_import import import_lot
 from station.lot_plan import read_lot_plan
@@ -34,7 +34,11 @@ def register(commands: Subcommands) -> None:
         help="a firmware version allowed for the lot (repeatable)",
     )
     imports.add_argument(
-        "--supervisor", required=True, metavar="BADGE", help="who authorises it"
+        "--supervisor",
+        required=True,
+        type=badge,
+        metavar="BADGE",
+        help="who authorises it",
     )
     imports.add_argument(
         "--replace",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from station.assembly import Station, open_station
-from station.commands import Subcommands
+from station.badges import BadgeError, check_slot_name
+from station.commands import Subcommands, badge, slot_name
 from station.commands.output import print_event, report
 from station.config import find_config, load_config
 from station.errors import ConfigError
@@ -31,10 +33,16 @@ def register(commands: Subcommands) -> None:
         "--all", action="store_true", help="every slot of the configuration"
     )
     provision.add_argument(
-        "--slot", default="slot-1", help="slot name for records (with --port)"
+        "--slot",
+        type=slot_name,
+        help="slot name for records, with --port (default: the port's name)",
     )
     provision.add_argument(
-        "--operator", required=True, metavar="BADGE", help="operator badge id"
+        "--operator",
+        required=True,
+        type=badge,
+        metavar="BADGE",
+        help="operator badge id",
     )
     provision.add_argument(
         "--lot", required=True, help="the lot to run (its plan must be imported)"
@@ -54,7 +62,18 @@ def _provision(args: argparse.Namespace) -> int:
 
 def _slots(station: Station, args: argparse.Namespace) -> list[Slot]:
     if not args.all:
-        return [Slot(args.slot, args.port)]
+        return [Slot(args.slot or _name_of(args.port), args.port)]
+    if args.slot is not None:
+        raise ConfigError("provision --all: --slot names the slot of --port only")
     if not station.slots:
         raise ConfigError("provision --all: the configuration has no [[slots]]")
     return station.slots
+
+
+def _name_of(port: str) -> str:
+    """A slot name for records from a port path: its last part, when valid."""
+    name = Path(port).name
+    try:
+        return check_slot_name(name)
+    except BadgeError:
+        return "manual"

@@ -221,3 +221,62 @@ def test_provision_without_a_config_says_where_it_looked(tmp_path: Path) -> None
     assert run.stderr.strip() == (
         "station: no configuration file station.toml (from the current folder)"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["provision", "--port", "/dev/x", "--operator", "", "--lot", "L"],
+            "argument --operator: a badge '' is not a badge id",
+        ),
+        (
+            ["provision", "--port", "/dev/x", "--operator", "x y", "--lot", "L"],
+            "argument --operator: a badge 'x y' is not a badge id",
+        ),
+        (
+            [
+                *("provision", "--port", "/dev/x", "--slot", "bad slot"),
+                *("--operator", "B1", "--lot", "L"),
+            ],
+            "argument --slot: slot name 'bad slot' breaks the rule",
+        ),
+        (
+            ["lot", "import", "f.csv", "--firmware", "1", "--supervisor", "=1+1"],
+            "argument --supervisor: a badge '=1+1' is not a badge id",
+        ),
+        (
+            ["demo", "--keygen-delay", "nan"],
+            "argument --keygen-delay: must be 0 or more seconds, got nan",
+        ),
+    ],
+)
+def test_a_bad_badge_slot_or_number_is_refused_before_anything_runs(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    run = _station(*args, cwd=tmp_path)
+
+    assert run.returncode == 2
+    assert message in run.stderr
+
+
+def test_slot_with_all_is_refused(tmp_path: Path, dev_pki: DevPki) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [Slot("slot-1", "/dev/x")])
+    _import_lot(config, tmp_path)
+
+    run = _station(
+        "--config",
+        str(config),
+        "provision",
+        "--all",
+        "--slot",
+        "slot-1",
+        "--operator",
+        "B1",
+        "--lot",
+        "LOT-2026-0042",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 2
+    assert "--slot names the slot of --port only" in run.stderr
