@@ -109,7 +109,7 @@ def open_station(
             Journal(config.journal_path, station=config.station.name, clock=clock)
         )
         audit = resources.enter_context(
-            open_audit_log(config, operator=operator, clock=clock)
+            open_audit_log(config, operator=operator, journal=journal, clock=clock)
         )
         issuer = open_issuer(config, resources, clock=clock)
         context = JobContext(
@@ -132,9 +132,15 @@ def open_station(
 
 
 def open_audit_log(
-    config: StationConfig, *, operator: str, clock: Clock = utc_now
+    config: StationConfig,
+    *,
+    operator: str,
+    journal: Journal,
+    clock: Clock = utc_now,
 ) -> AuditLog:
     """Open the station's audit log, mending a line torn by a power cut.
+
+    Every new head of the log is kept in ``journal`` too.
 
     A station that lost power while appending leaves a torn final line; the
     log refuses to grow after one. No append that returned wrote it, so the
@@ -145,7 +151,9 @@ def open_audit_log(
         AuditError: The log cannot be opened, or its end was cut rather than
             torn (tampering, not a crash).
     """
-    audit = AuditLog(audit_log_path(config), clock=clock)
+    audit = AuditLog(
+        audit_log_path(config), clock=clock, keep_head=journal.keep_audit_head
+    )
     if audit.torn():
         entry = audit.repair(station=config.station.name, operator=operator)
         logger.warning(

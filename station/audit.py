@@ -8,10 +8,9 @@ firmware, key and certificate fingerprints) and when. Entries are described in
 A chain cannot show by itself that entries were cut from its end, nor that it
 was rewritten from some entry on. For that the log keeps an *anchor*, the
 sequence number and hash of its last entry, in ``audit.anchor`` beside it,
-replaced atomically after each append. Whoever appends also gets the entry
-back and may store ``entry.anchor`` elsewhere (the journal, next to the run
-the entry is about): verifying against that anchor catches even a log cut
-together with its anchor file.
+replaced atomically after each append. A station also keeps every new head
+in its journal (``keep_head``): verifying against that anchor catches even a
+log cut together with its anchor file.
 
 Durability: an entry is written with a single ``write`` and fsync'd before
 ``append`` returns, so an entry whose append returned survives a power cut.
@@ -33,7 +32,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,8 +157,20 @@ class AuditLog:
     to the same file at the same time (``flock``).
     """
 
-    def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock = utc_now,
+        keep_head: Callable[[AuditAnchor], None] | None = None,
+    ) -> None:
         """Open the log at ``path``, creating it and its anchor when new.
+
+        Args:
+            path: The log file.
+            clock: Source of entry times.
+            keep_head: Called with the new head after every append, to keep
+                it somewhere other than beside the log (the journal).
 
         Raises:
             AuditError: The log cannot be opened, or it is missing while its
@@ -168,6 +179,7 @@ class AuditLog:
         self.path = path
         self.anchor_path = anchor_path(path)
         self._clock = clock
+        self._keep_head = keep_head
         self._lock = threading.Lock()
         self._head: _Head | None = None
         try:
@@ -229,6 +241,8 @@ class AuditLog:
             self._write(line)
             self._head = _Head(head.size + len(line), entry.anchor, entry.prev)
             self._store_anchor(entry.anchor)
+            if self._keep_head is not None:
+                self._keep_head(entry.anchor)
 
         logger.debug("audit entry %d: %s", entry.seq, entry.event)
         return entry

@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS imported_records (
 );
 CREATE INDEX IF NOT EXISTS imported_serial ON imported_records (serial);
 CREATE INDEX IF NOT EXISTS imported_mac ON imported_records (mac);
+CREATE TABLE IF NOT EXISTS audit_heads (
+    seq INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS qa_flags (
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL REFERENCES runs (id),
@@ -300,25 +305,32 @@ class Journal:
             )
 
     def record_audit_anchor(self, run_id: int, anchor: str) -> None:
-        """Store the audit log's head after the entry about this run's certificate.
-
-        Kept apart from the log, it lets ``station audit verify`` catch a log
-        cut together with its anchor file.
-        """
+        """Mark this run's certificate as audited, with the entry's anchor."""
         with self._write() as db:
             db.execute(
                 "UPDATE runs SET audit_anchor = ? WHERE id = ?", (anchor, run_id)
             )
 
+    def keep_audit_head(self, anchor: object) -> None:
+        """Keep the audit log's head after an append (``<seq>:<hash>``).
+
+        Kept apart from the log, it lets ``station audit verify`` catch a log
+        cut, or rewritten from some entry on, together with its anchor file.
+        """
+        seq, _, digest = str(anchor).partition(":")
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO audit_heads (seq, hash, at) VALUES (?, ?, ?)",
+                (int(seq), digest, self._now()),
+            )
+
     def last_audit_anchor(self) -> str | None:
-        """The latest audit anchor any run recorded (``<seq>:<hash>``)."""
+        """The latest audit head the journal kept (``<seq>:<hash>``)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT audit_anchor FROM runs WHERE audit_anchor IS NOT NULL"
-                " ORDER BY CAST(substr(audit_anchor, 1, instr(audit_anchor, ':') - 1)"
-                " AS INTEGER) DESC LIMIT 1"
+                "SELECT seq, hash FROM audit_heads ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else f"{row[0]}:{row[1]}"
 
     def intent(
         self,

@@ -6,6 +6,7 @@ from station.audit import AuditLog, audit_log_path
 from station.audit_entry import AuditEvent
 from station.badges import check_badge
 from station.config import StationConfig
+from station.journal import Journal
 from station.lot_plan import LotPlan
 from station.lot_store import ImportOutcome, LotStore
 
@@ -42,7 +43,12 @@ def import_lot(
             plan, imported_by=supervisor, source=source, replace=replace
         )
     if outcome is not ImportOutcome.UNCHANGED:
-        with AuditLog(audit_log_path(config)) as audit:
+        with (
+            Journal(config.journal_path, station=config.station.name) as journal,
+            AuditLog(
+                audit_log_path(config), keep_head=journal.keep_audit_head
+            ) as audit,
+        ):
             audit.append(
                 AuditEvent.LOT_IMPORTED,
                 station=config.station.name,

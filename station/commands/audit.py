@@ -110,7 +110,10 @@ def _repair(args: argparse.Namespace) -> int:
         raise AuditError(f"no audit log at {path}")
     # TODO(roles): a repair is a supervisor's action; check the badge's role
     # once the station has operator roles and credentials.
-    with AuditLog(path) as log:
+    with (
+        Journal(config.journal_path, station=config.station.name) as journal,
+        AuditLog(path, keep_head=journal.keep_audit_head) as log,
+    ):
         entry = log.repair(station=config.station.name, operator=args.operator)
     print(
         f"audit log repaired: {entry.fields['removed_bytes']} torn bytes moved to "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from station_bench import Line
 
 from station.assembly import open_audit_log
-from station.audit import audit_log_path
+from station.audit import anchor_path, audit_log_path
 from station.audit_entry import AuditAnchor
 from station.audit_verify import verify
 
@@ -41,7 +41,8 @@ def test_issuance_and_pass_are_audited_with_the_manufacturing_record(
     assert issued["cert_serial"] == run.cert_serial
     assert issued["spki_sha256"] == run.spki_sha256
     assert run.audit_anchor is not None
-    assert line.station.journal.last_audit_anchor() == run.audit_anchor
+    last = _entries(line)[-1]
+    assert line.station.journal.last_audit_anchor() == f"{last['seq']}:{last['hash']}"
 
 
 def test_trail_verifies_against_the_anchor_the_journal_keeps(
@@ -93,10 +94,35 @@ def test_line_torn_by_a_power_cut_is_set_aside_at_start(make_line: MakeLine) -> 
     with path.open("ab") as log:
         log.write(b'{"seq": 4, "event": "issu')
 
-    with open_audit_log(line.station.config, operator="B7") as audit:
+    with open_audit_log(
+        line.station.config, operator="B7", journal=line.station.journal
+    ) as audit:
         head = audit.head()
 
     entries = _entries(line)
     assert entries[-1]["event"] == "log-repaired"
     assert head.seq == len(entries)
     assert verify(path).ok
+
+
+def test_entries_cut_after_the_last_issuance_are_caught_by_the_journal(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    path = audit_log_path(line.station.config)
+    lines = path.read_text().splitlines(keepends=True)
+    issued = next(n for n, text in enumerate(lines) if '"event":"issued"' in text)
+    kept = json.loads(lines[issued])
+    # Cut the PASS entry after the issuance, and make the anchor file agree.
+    path.write_text("".join(lines[: issued + 1]))
+    anchor_path(path).write_text(f"{kept['seq']}:{kept['hash']}\n")
+    journal_head = line.station.journal.last_audit_anchor()
+    assert journal_head is not None
+
+    alone = verify(path)
+    with_journal = verify(path, anchors=[AuditAnchor.parse(journal_head)])
+
+    assert alone.ok
+    assert not with_journal.ok
+    assert journal_head == f"{len(lines)}:{json.loads(lines[-1])['hash']}"
