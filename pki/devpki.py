@@ -26,6 +26,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import ValidationError
 
 from pki.ca_profiles import CaRole
 from pki.ceremony import RootCeremony, RootToken
@@ -49,6 +50,7 @@ ISSUING_HSM_LABEL = "issuing-ca"
 ROOT_KEY_LABEL = "root-ca"
 ISSUING_KEY_LABEL = "issuing-ca"
 MANIFEST = "pki.json"
+_CN_MAX = 64  # ub-common-name of RFC 5280
 _MANIFEST_VERSION = 1
 
 
@@ -145,13 +147,14 @@ def init_dev_pki(
     if (directory / MANIFEST).exists():
         logger.info("development PKI already in %s", directory)
         return DevPki.load(directory)
+    publication = _checked_settings(organization, base_url)
     _refuse_unless_empty(directory)
 
     layout = _Layout(directory)
     pki = layout.pki(
         module=find_module(module),
         organization=organization,
-        publication=Publication(base_url=base_url),
+        publication=publication,
     )
     layout.create_tokens()
     issuing_key = _generate_issuing_key(pki.issuing, layout.issuing_pin)
@@ -211,6 +214,23 @@ class _Layout:
                 so_pin=write_new_pin(self.secrets / f"{label}-so.pin"),
                 user_pin=write_new_pin(self.secrets / f"{label}.pin"),
             )
+
+
+def _checked_settings(organization: str, base_url: str) -> Publication:
+    """Refuse settings the CA certificates cannot carry, before making anything."""
+    longest = max(len(f" {role.value}") for role in CaRole)
+    if not organization.strip() or not organization.isprintable():
+        raise DevPkiError(f"organization {organization!r} must be printable text")
+    if len(organization) + longest > _CN_MAX:
+        raise DevPkiError(
+            f"organization is {len(organization)} characters; at most "
+            f"{_CN_MAX - longest} fit in the CA names"
+        )
+    try:
+        return Publication(base_url=base_url)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise DevPkiError(f"base URL: {reason}") from None
 
 
 def _refuse_unless_empty(directory: Path) -> None:

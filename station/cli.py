@@ -34,6 +34,8 @@ from station.commands import (
 )
 from station.errors import StationError
 
+logger = logging.getLogger(__name__)
+
 _KNOWN_ERRORS = (StationError, DeviceError, IssuerError, PkiError)
 # In the order ``station --help`` lists them.
 _COMMAND_GROUPS = (
@@ -76,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command(args)
     except _KNOWN_ERRORS as exc:
         print(f"station: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        # A file or folder the command was pointed at cannot be used; the
+        # message names it, and a traceback would only hide that.
+        logger.debug("command failed", exc_info=True)
+        print(f"station: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("station: interrupted", file=sys.stderr)

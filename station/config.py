@@ -226,6 +226,8 @@ def find_config(explicit: Path | None) -> Path:
         candidate, source = Path(os.environ[CONFIG_ENV]), f"${CONFIG_ENV}"
     else:
         candidate, source = DEFAULT_CONFIG, "the current folder"
+    if candidate.is_dir():
+        raise ConfigError(f"{candidate} (from {source}) is a folder, not a file")
     if not candidate.is_file():
         raise ConfigError(f"no configuration file {candidate} (from {source})")
     return candidate
@@ -242,6 +244,8 @@ def load_config(path: Path) -> StationConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text: {exc.reason}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     return parse_config(data, base_dir=path.resolve().parent, source=str(path))

@@ -280,3 +280,59 @@ def test_slot_with_all_is_refused(tmp_path: Path, dev_pki: DevPki) -> None:
 
     assert run.returncode == 2
     assert "--slot names the slot of --port only" in run.stderr
+
+
+def test_files_that_cannot_be_used_give_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"[station]\nname = '\xe9'\n")
+
+    runs = {
+        "demo into a file": _station("demo", "--out", str(a_file), cwd=tmp_path),
+        "pki into a file": _station("pki", "init", "--dir", str(a_file), cwd=tmp_path),
+        "bad base url": _station(
+            "pki",
+            "init",
+            "--dir",
+            str(tmp_path / "p1"),
+            "--base-url",
+            "nope",
+            cwd=tmp_path,
+        ),
+        "empty organization": _station(
+            "pki",
+            "init",
+            "--dir",
+            str(tmp_path / "p2"),
+            "--organization",
+            "",
+            cwd=tmp_path,
+        ),
+        "long organization": _station(
+            "pki",
+            "init",
+            "--dir",
+            str(tmp_path / "p3"),
+            "--organization",
+            "O" * 300,
+            cwd=tmp_path,
+        ),
+        "config not UTF-8": _station(
+            "--config", str(latin1), "lot", "list", cwd=tmp_path
+        ),
+        "config is a folder": _station(
+            "--config", str(tmp_path), "lot", "list", cwd=tmp_path
+        ),
+    }
+
+    for what, run in runs.items():
+        assert run.returncode == 2, what
+        assert "Traceback" not in run.stderr, (what, run.stderr)
+        assert len(run.stderr.strip().splitlines()) == 1, (what, run.stderr)
+    assert not (tmp_path / "p3").exists()
+    assert "is not UTF-8 text" in runs["config not UTF-8"].stderr
+    assert "is a folder, not a file" in runs["config is a folder"].stderr
+    assert "at most 46 fit in the CA names" in runs["long organization"].stderr
