@@ -299,6 +299,20 @@ class AuditLog:
             reason=reason,
         )
 
+    def undelivered(self, run: RunRecord, *, step: str, reason: str) -> AuditEntry:
+        """Record that ``run``'s certificate was issued but the module failed.
+
+        Raises:
+            AuditError: The run has no identity or certificate.
+        """
+        return self.append(
+            AuditEvent.UNDELIVERED,
+            **_run_fields(run),
+            cert_serial=_required(run, "cert_serial"),
+            step=step,
+            reason=reason,
+        )
+
     def repair(self, *, station: str, operator: str) -> AuditEntry:
         """Set aside a torn final line, then record that in the log.
 

@@ -57,6 +57,7 @@ class AuditEvent(StrEnum):
     PROVISIONED = "provisioned"
     LOT_IMPORTED = "lot-imported"
     CLONE_FLAGGED = "clone-flagged"
+    UNDELIVERED = "undelivered"
     LOG_REPAIRED = "log-repaired"
 
 
@@ -72,6 +73,8 @@ REQUIRED_FIELDS: Mapping[str, frozenset[str]] = {
     ),
     AuditEvent.CLONE_FLAGGED: _MANUFACTURING
     | {"run_id", "serial", "mac", "spki_sha256", "reason"},
+    AuditEvent.UNDELIVERED: _MANUFACTURING
+    | {"run_id", "serial", "mac", "cert_serial", "step", "reason"},
     AuditEvent.LOG_REPAIRED: frozenset(
         {"station", "operator", "removed_bytes", "removed_sha256", "saved_as"}
     ),

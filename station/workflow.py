@@ -73,9 +73,31 @@ class Provisioner(JobRunner):
         )
 
     def finished(self, result: ModuleResult) -> None:
+        run = self.journal.run(result.run_id)
         if result.passed:
-            run = self.journal.run(result.run_id)
             self.record_audit(lambda: self.audit.provisioned(run))
+        elif run.cert_serial is not None and result.failure_step is not None:
+            self._undelivered(run, result.failure_step, result.reason)
+
+    def _undelivered(self, run: RunRecord, step: Step, reason: str) -> None:
+        """A certificate is live but its module failed: QA must see it.
+
+        Until the module is finished with that certificate (a retry gets the
+        same one back) or the certificate is revoked, it names a module that
+        is not in service.
+        """
+        assert run.serial is not None
+        assert run.mac is not None
+        note = (
+            f"certificate {run.cert_serial} was issued for this module's key but "
+            f"the module failed at {step.label}: {reason}; finish the module or "
+            f"revoke the certificate"
+        )
+        self.journal.flag_for_qa(run.id, serial=run.serial, mac=run.mac, reason=note)
+        try:
+            self.audit.undelivered(run, step=step.value, reason=reason)
+        except AuditError:
+            logger.exception("run %d: cannot audit an undelivered certificate", run.id)
 
     def provision(
         self, slot: Slot, *, listener: EventListener | None = None

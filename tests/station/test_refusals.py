@@ -8,6 +8,7 @@ anything was issued (clones).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from station_bench import Line
 
 from device_io.pv import SlotState
 from device_io.session import open_session
+from station.audit import audit_log_path
 from station.journal import RunStatus
 from station.steps import Step
 
@@ -125,4 +127,25 @@ def test_module_keeps_its_binding_when_provisioned_again_with_the_same_key(
     second = line.station.provisioner.provision(line.slots[0])
 
     assert first.failure_step is second.failure_step is Step.CHALLENGE
-    assert line.station.journal.qa_flags() == []
+    flags = line.station.journal.qa_flags()
+    assert not [flag for flag in flags if flag.reason.startswith("clone suspected")]
+
+
+def test_certificate_issued_to_a_module_that_then_fails_is_flagged_for_qa(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(misbehave=("1=bad-challenge-signature",))
+
+    result = line.station.provisioner.provision(line.slots[0])
+
+    (flag,) = line.station.journal.qa_flags(serial="AMB82D001001")
+    assert flag.run_id == result.run_id
+    assert flag.reason == (
+        f"certificate {result.cert_serial} was issued for this module's key but "
+        f"the module failed at proof of possession: {result.reason}; finish the "
+        "module or revoke the certificate"
+    )
+    log = audit_log_path(line.station.config).read_text().splitlines()
+    entry = json.loads(log[-1])
+    assert entry["event"] == "undelivered"
+    assert entry["fields"]["cert_serial"] == result.cert_serial
