@@ -80,11 +80,15 @@ class SlotStatus:
 
 @dataclass(frozen=True)
 class Counters:
-    """The line's totals since it started.
+    """The line's totals since it started, counted in modules.
+
+    A module counts once, by its serial, with its latest verdict: a failed
+    module that passes on retry counts as passed. A slot that failed before a
+    module answered (no module seated, say) counts no module.
 
     Attributes:
-        passed: Modules that passed.
-        failed: Modules that failed.
+        passed: Modules whose latest result passed.
+        failed: Modules whose latest result failed.
         per_hour: Modules finished per hour of line time.
     """
 
@@ -133,7 +137,9 @@ class Line:
         self._status = {slot.name: SlotStatus(slot) for slot in slots}
         self._workers: dict[str, threading.Thread] = {}
         self._paused = False
-        self._tally = {mode: [0, 0] for mode in LineMode}
+        # The latest verdict per module serial, per mode: counters count
+        # modules, so a retry or a re-seated module is not counted twice.
+        self._verdicts: dict[LineMode, dict[str, bool]] = {m: {} for m in LineMode}
         self._opened = monotonic()
 
     # --- commands ---------------------------------------------------------------
@@ -244,7 +250,9 @@ class Line:
     def counters(self, mode: LineMode | None = None) -> Counters:
         """Passed, failed and rate of one mode (default: the current one)."""
         with self._lock:
-            passed, failed = self._tally[mode or self._mode]
+            verdicts = list(self._verdicts[mode or self._mode].values())
+        passed = sum(verdicts)
+        failed = len(verdicts) - passed
         hours = max(self._monotonic() - self._opened, 1e-9) / 3600.0
         return Counters(
             passed=passed, failed=failed, per_hour=(passed + failed) / hours
@@ -266,7 +274,10 @@ class Line:
         with self._lock:
             status = self._status[slot.name]
             passed = result is not None and result.passed
-            self._tally[mode][0 if passed else 1] += 1
+            if result is not None and result.serial is not None:
+                # A slot with no module (or one that never answered) has no
+                # serial: it shows FAIL on its tile but is not a module.
+                self._verdicts[mode][result.serial] = passed
             self._status[slot.name] = replace(
                 status,
                 phase=SlotPhase.PASS if passed else SlotPhase.FAIL,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from station_bench import Line as Bench
 
 from station.journal import RunStatus
 from station.line import Line, SlotPhase
 from station.steps import Step
+from station.workflow import Slot
 
 MakeLine = Callable[..., Bench]
 
@@ -83,3 +85,32 @@ def test_busy_slot_is_not_started_twice(make_line: MakeLine) -> None:
     line.wait()
 
     assert len(bench.station.journal.runs()) == 1
+
+
+def test_counters_count_modules_not_attempts(make_line: MakeLine) -> None:
+    bench = make_line(slots=2, misbehave=("2=rsa-key",))
+    line = Line(bench.station.provisioner, bench.slots)
+    line.run_all()
+
+    line.retry("slot-2")
+    line.wait()
+    line.start_all()
+    line.wait()
+
+    counters = line.counters()
+    assert (counters.passed, counters.failed) == (1, 1)
+    assert len(bench.station.journal.runs()) == 5
+
+
+def test_a_slot_with_no_module_counts_no_module(
+    make_line: MakeLine, tmp_path: Path
+) -> None:
+    bench = make_line(slots=1)
+    empty = Slot("slot-9", str(tmp_path / "nothing-here"))
+    line = Line(bench.station.provisioner, [*bench.slots, empty])
+
+    line.run_all()
+
+    assert line.status()[1].phase is SlotPhase.FAIL
+    counters = line.counters()
+    assert (counters.passed, counters.failed, counters.yield_percent) == (1, 0, 100.0)
