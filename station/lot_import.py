@@ -6,6 +6,7 @@ from station.audit import AuditLog, audit_log_path
 from station.audit_entry import AuditEvent
 from station.badges import check_badge
 from station.config import StationConfig
+from station.errors import LotPlanError
 from station.journal import Journal
 from station.lot_plan import LotPlan
 from station.lot_store import ImportOutcome, LotStore
@@ -31,14 +32,17 @@ def import_lot(
     Raises:
         BadgeError: ``supervisor`` is not a badge id.
         LotPlanError: The lot already has a different plan and ``replace`` is
-            not set.
+            not set; a model is not in the product line; or a serial or MAC
+            is planned in another lot already.
         AuditError: The audit log refuses the entry.
     """
     # TODO(roles): DESIGN section 7 has supervisors authorise lot plan imports
     # with their role's credential; roles and credentials are not built yet, so
     # the badge is recorded but not checked.
     check_badge(supervisor, role="supervisor")
+    _check_models(config, plan, source)
     with LotStore(config.lots_path) as lots:
+        _check_unplanned_elsewhere(lots, plan, source)
         outcome = lots.import_plan(
             plan, imported_by=supervisor, source=source, replace=replace
         )
@@ -59,3 +63,27 @@ def import_lot(
                 outcome=outcome.value,
             )
     return outcome
+
+
+def _check_models(config: StationConfig, plan: LotPlan, source: str) -> None:
+    models = sorted({m.model for m in plan.modules.values()})
+    unknown = [model for model in models if model not in config.product_line.models]
+    if unknown:
+        known = ", ".join(sorted(config.product_line.models))
+        raise LotPlanError(
+            f"{source}: model {', '.join(unknown)} is not in product line "
+            f"{config.product_line.name} ({known}); no certificate could be issued"
+        )
+
+
+def _check_unplanned_elsewhere(lots: LotStore, plan: LotPlan, source: str) -> None:
+    clashes = lots.planned_elsewhere(plan)
+    if clashes:
+        shown = "; ".join(
+            f"{what} {value} in lot {lot}" for what, value, lot in clashes[:5]
+        )
+        more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        raise LotPlanError(
+            f"{source}: {len(clashes)} serials or MACs are planned in another lot "
+            f"already: {shown}{more}"
+        )

@@ -153,7 +153,8 @@ def _check_firmware(allowed: Iterable[str], source: str) -> frozenset[str]:
         try:
             check_field("firmware", version)
         except IdentityError as exc:
-            raise LotPlanError(f"{source}: allowed firmware: {exc.message}") from None
+            problem = exc.message.removeprefix("module reported an ")
+            raise LotPlanError(f"{source}: allowed firmware: {problem}") from None
     return versions
 
 

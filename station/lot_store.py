@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS lot_modules (
     PRIMARY KEY (lot, serial),
     UNIQUE (lot, mac)
 );
+CREATE INDEX IF NOT EXISTS lot_modules_serial ON lot_modules (serial);
+CREATE INDEX IF NOT EXISTS lot_modules_mac ON lot_modules (mac);
 """
 
 
@@ -141,6 +143,29 @@ class LotStore:
         except sqlite3.Error as exc:
             db.execute("ROLLBACK")
             raise LotPlanError(f"cannot store lot {plan.lot}: {exc}") from exc
+
+    def planned_elsewhere(self, plan: LotPlan) -> list[tuple[str, str, str]]:
+        """Serials and MACs of ``plan`` that another imported lot plans too.
+
+        Returns:
+            ``(field, value, other lot)`` for each, serials first.
+        """
+        with self._lock:
+            self._db.execute("DROP TABLE IF EXISTS temp.incoming")
+            self._db.execute("CREATE TEMP TABLE incoming (serial TEXT, mac TEXT)")
+            self._db.executemany(
+                "INSERT INTO temp.incoming VALUES (?, ?)",
+                [(m.serial, m.mac) for m in plan.modules.values()],
+            )
+            rows = self._db.execute(
+                "SELECT 'serial', m.serial, m.lot FROM lot_modules m"
+                " JOIN temp.incoming i ON i.serial = m.serial WHERE m.lot != ?"
+                " UNION ALL SELECT 'MAC', m.mac, m.lot FROM lot_modules m"
+                " JOIN temp.incoming i ON i.mac = m.mac WHERE m.lot != ?",
+                (plan.lot, plan.lot),
+            ).fetchall()
+            self._db.execute("DROP TABLE temp.incoming")
+        return [(row[0], row[1], row[2]) for row in rows]
 
     def lots(self) -> list[LotSummary]:
         """Every imported lot, by name."""

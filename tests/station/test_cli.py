@@ -336,3 +336,61 @@ def test_files_that_cannot_be_used_give_one_line_not_a_traceback(
     assert "is not UTF-8 text" in runs["config not UTF-8"].stderr
     assert "is a folder, not a file" in runs["config is a folder"].stderr
     assert "at most 46 fit in the CA names" in runs["long organization"].stderr
+
+
+def test_lot_import_refuses_models_the_product_line_cannot_certify(
+    tmp_path: Path, dev_pki: DevPki
+) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [])
+    plan = tmp_path / "bw16.csv"
+    plan.write_text("serial,mac,model,lot\nS1,00:e0:4c:00:00:01,BW16,L9\n")
+
+    run = _station(
+        "--config",
+        str(config),
+        "lot",
+        "import",
+        str(plan),
+        "--firmware",
+        "1",
+        "--supervisor",
+        "S7",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        f"station: {plan}: model BW16 is not in product line demo (AMB82); "
+        "no certificate could be issued"
+    )
+
+
+def test_lot_import_refuses_serials_planned_in_another_lot(
+    tmp_path: Path, dev_pki: DevPki
+) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [])
+    _import_lot(config, tmp_path)
+    again = tmp_path / "again.csv"
+    again.write_text(
+        "serial,mac,model,lot\nAMB82D001001,00:e0:4c:87:00:01,AMB82,LOT-9\n"
+    )
+
+    run = _station(
+        "--config",
+        str(config),
+        "lot",
+        "import",
+        str(again),
+        "--firmware",
+        "1",
+        "--supervisor",
+        "S7",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        f"station: {again}: 2 serials or MACs are planned in another lot already: "
+        "serial AMB82D001001 in lot LOT-2026-0042; MAC 00:e0:4c:87:00:01 in lot "
+        "LOT-2026-0042"
+    )
