@@ -250,6 +250,10 @@ def _issuing_source(section: LocalHsmSection) -> IssuingCaSource:
         module = find_module(section.module)
     except PkiError as exc:
         raise ConfigError(f"issuer.local_hsm.module: {exc}") from exc
+    for key in ("softhsm2_conf", "certificate"):
+        path = getattr(section, key)
+        if path is not None and not path.is_file():
+            raise ConfigError(f"issuer.local_hsm.{key}: no such file {path}")
     return IssuingCaSource(
         module=module,
         token_label=section.token_label,

@@ -394,3 +394,30 @@ def test_lot_import_refuses_serials_planned_in_another_lot(
         "serial AMB82D001001 in lot LOT-2026-0042; MAC 00:e0:4c:87:00:01 in lot "
         "LOT-2026-0042"
     )
+
+
+def test_a_missing_softhsm_configuration_is_named(
+    tmp_path: Path, dev_pki: DevPki
+) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [])
+    text = config.read_text()
+    config.write_text(text.replace(str(dev_pki.issuing.softhsm_conf), "/nope.conf"))
+    _import_lot(config, tmp_path)
+
+    run = _station(
+        "--config",
+        str(config),
+        "provision",
+        "--port",
+        "/dev/x",
+        "--operator",
+        "B1",
+        "--lot",
+        "LOT-2026-0042",
+        cwd=tmp_path,
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "station: issuer.local_hsm.softhsm2_conf: no such file /nope.conf"
+    )
