@@ -23,6 +23,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from device_io.chain import decode_chain
+from device_io.simulator import FaultSpecError, build_plans
 from pki import DevPki, init_dev_pki
 from station.assembly import open_station
 from station.config import StationConfig, load_config
@@ -98,6 +99,7 @@ def demo_station(options: DemoOptions) -> Iterator[DemoStation]:
     The simulated modules run until the block ends. ``station demo
     --console`` runs the operator console inside it.
     """
+    _check_faults(options)
     out = _fresh_folder(options.out)
     pki = init_dev_pki(out / "pki")
     with _simulator(out / "simulator", options) as ports:
@@ -105,6 +107,15 @@ def demo_station(options: DemoOptions) -> Iterator[DemoStation]:
         config = load_config(write_demo_config(out, pki, slots))
         plan = _import_demo_plan(config)
         yield DemoStation(out, pki, config, plan.lot)
+
+
+def _check_faults(options: DemoOptions) -> None:
+    """Refuse a bad ``--misbehave`` here, with its reason, rather than from a
+    simulator that exits with its reason in its log."""
+    try:
+        build_plans(options.misbehave, slots=options.slots)
+    except FaultSpecError as exc:
+        raise DemoError(f"--misbehave: {exc}") from None
 
 
 def run_demo(options: DemoOptions, listener: EventListener) -> list[ModuleResult]:

@@ -421,3 +421,13 @@ def test_a_missing_softhsm_configuration_is_named(
     assert run.stderr.strip() == (
         "station: issuer.local_hsm.softhsm2_conf: no such file /nope.conf"
     )
+
+
+def test_demo_names_a_bad_misbehave_before_it_starts(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+
+    run = _station("demo", "--out", str(out), "--misbehave", "9=echo", cwd=tmp_path)
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == "station: --misbehave: '9=echo': slot 9 is not in 1..4"
+    assert not out.exists()
