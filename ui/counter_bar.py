@@ -44,14 +44,18 @@ class CounterBar(Static):
         if mode is LineMode.QA:
             text.append("QA ", style="bold reverse")
             text.append(" ")
-        for label, value in (
+        fields = [
             ("passed", str(counters.passed)),
             ("failed", str(counters.failed)),
             ("yield", f"{counters.yield_percent:.1f}%"),
             ("rate", "-" if rate is None else f"{rate:.0f}/h"),
             ("queued for issuance", str(queued)),
             ("in work", f"{busy}/{slots}"),
-        ):
+        ]
+        if mode is LineMode.QA:
+            # QA issues nothing; its tag takes the queue's room at 80 columns.
+            fields.remove(("queued for issuance", str(queued)))
+        for label, value in fields:
             text.append(f"{label} ", style="dim")
             text.append(value, style="bold")
             text.append("  ")
