@@ -3,12 +3,17 @@
 It prints one line per slot (pty path, link name, serial), optionally writes
 the same as a JSON ports file once every pty is ready, then serves until
 SIGINT or SIGTERM, and stops cleanly: ptys closed, links removed, flash kept.
+
+With ``--exit-with-parent`` it also stops cleanly when the process that started
+it dies, even by SIGKILL, so a killed ``station demo`` leaves no module serving
+ptys in a folder the next demo wipes.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -41,6 +46,9 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_SETUP = 2
 
+# How often a simulator started with --exit-with-parent checks its parent.
+PARENT_POLL = 0.2
+
 
 def main(argv: list[str]) -> int:
     """Run the simulator until SIGINT or SIGTERM.
@@ -51,6 +59,7 @@ def main(argv: list[str]) -> int:
     Returns:
         0 after a clean stop, 2 when the simulator cannot be set up.
     """
+    parent = os.getppid()
     args = _parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -61,10 +70,13 @@ def main(argv: list[str]) -> int:
     except (SimulatorError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    return _serve(config, args.ports_file)
+    watched = parent if args.exit_with_parent else None
+    return _serve(config, args.ports_file, parent=watched)
 
 
-def _serve(config: SimulatorConfig, ports_file: Path | None) -> int:
+def _serve(
+    config: SimulatorConfig, ports_file: Path | None, *, parent: int | None
+) -> int:
     with _stop_signals() as stopped:
         simulator = Simulator(config)
         try:
@@ -76,7 +88,7 @@ def _serve(config: SimulatorConfig, ports_file: Path | None) -> int:
             print(f"simulate: {exc}", file=sys.stderr)
             return EXIT_SETUP
         _announce(ports)
-        stopped.wait()
+        _wait_for_stop(stopped, parent)
         simulator.stop()
     logger.info("simulator stopped")
     return EXIT_OK
@@ -86,6 +98,24 @@ def _announce(ports: list[PortInfo]) -> None:
     for port in ports:
         print(f"slot {port.slot}: {port.port} link {port.link} serial {port.serial}")
     sys.stdout.flush()
+
+
+def _wait_for_stop(stopped: threading.Event, parent: int | None) -> None:
+    """Wait for a stop signal or, when ``parent`` is given, for its death.
+
+    A dead parent is seen as a change of ``os.getppid()``: the orphan is
+    adopted by init or a subreaper. This is polled rather than asked of the
+    kernel with PR_SET_PDEATHSIG because that signal follows the parent
+    *thread* that forked, so a console starting the simulator from a worker
+    thread would lose its modules when that thread ended.
+    """
+    if parent is None:
+        stopped.wait()
+        return
+    while not stopped.wait(PARENT_POLL):
+        if os.getppid() != parent:
+            logger.warning("parent process %d is gone; stopping", parent)
+            return
 
 
 @contextmanager
@@ -166,6 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", type=Path, metavar="TOML")
     parser.add_argument("--seed", type=int, default=0, help="seed of the link noise")
     parser.add_argument("--ports-file", type=Path, metavar="FILE")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop cleanly when the process that started the simulator dies",
+    )
     return parser
 
 

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -123,3 +123,68 @@ def test_cli_help_lists_every_misbehaviour(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "bad-challenge-signature" in out
     assert "reset-mid-command" in out
+
+
+# A parent that starts the simulator, says its pid, then waits to be killed.
+_PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr)
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie no one reaps counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_cli_with_exit_with_parent_stops_and_removes_links_when_parent_is_killed(
+    tmp_path: Path,
+) -> None:
+    ports_file = tmp_path / "ports.json"
+    log_path = tmp_path / "simulator.log"
+    with log_path.open("w") as log:
+        parent = subprocess.Popen(
+            [
+                *(sys.executable, "-c", _PARENT),
+                *(sys.executable, "-m", "device_io.simulator", "--slots=2"),
+                f"--lot-plan={LOT_PLAN}",
+                f"--state-dir={tmp_path / 'state'}",
+                f"--ports-file={ports_file}",
+                "--exit-with-parent",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        _until(lambda: ports_file.exists() or _gone(child))
+        links = [port["link"] for port in json.loads(ports_file.read_text())]
+        assert all(os.path.lexists(link) for link in links)
+
+        parent.kill()
+        parent.wait()
+        _until(lambda: _gone(child))
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+        if not _gone(child):
+            os.kill(child, signal.SIGKILL)
+
+    assert _gone(child)
+    assert not any(os.path.lexists(link) for link in links)
+    assert "parent process" in log_path.read_text()
