@@ -15,6 +15,8 @@ step of the provisioning flow that was running.
     │   ├── LinkNoise           bytes that are not a well-formed line or reply
     │   └── ModuleReset         the module printed its boot banner mid-command
     ├── ModuleError             the module answered ``ERROR: <code>``
+    │   └── ModuleBusy          it still answers ``ERROR: 2`` (busy) once the
+    │                           command it runs should have finished
     ├── IntegrityError          a CRC-32 or SHA-256 check failed on an object
     ├── IdentityError           an identity field breaks its rule
     └── CapabilityError         the module's PV version or limits cannot work
@@ -141,6 +143,14 @@ class ModuleError(DeviceError):
         # Both arguments in args, so that copy and pickle can rebuild the error.
         self.args = (message, code)
         self.code: PvErrorCode | int = _known_code(code)
+
+
+class ModuleBusy(ModuleError):
+    """The module stays busy (``ERROR: 2``) with a command past its timeout."""
+
+    def __init__(self, message: str, **context: str | None) -> None:
+        super().__init__(message, PvErrorCode.BUSY, **context)
+        self.args = (message,)
 
 
 def _known_code(code: int) -> PvErrorCode | int:

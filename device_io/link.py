@@ -8,6 +8,12 @@ either, ``resync`` brings the stream back to a known boundary. A reply that
 never comes from a port whose device node has gone is ``PortGone``, not a
 timeout: the module was unplugged.
 
+A command whose reply was cut short by a timeout or by noise may still be
+running in the module, which then answers ``ERROR: 2`` (busy) to the resync.
+That is not a failed sync: the resync waits for the module to finish, up to
+the end of that command's own timeout, and then reports the command as not
+finished in time (``ModuleBusy``).
+
 Raw frames are logged at DEBUG only.
 """
 
@@ -21,14 +27,17 @@ from dataclasses import dataclass
 from device_io.errors import (
     DeviceError,
     LinkError,
+    LinkNoise,
     LinkTimeout,
+    ModuleBusy,
     ModuleError,
     ModuleReset,
     PortGone,
+    PvErrorCode,
     describe_code,
 )
 from device_io.lines import MAX_LINE_BYTES, LineAssembler
-from device_io.pv import BANNER, Final, InfoLine, cmd_sync, parse_line
+from device_io.pv import BANNER, Final, InfoLine, cmd_sync, describe_command, parse_line
 from device_io.serial_port import SerialPort
 
 logger = logging.getLogger(__name__)
@@ -47,6 +56,10 @@ class LinkSettings:
         drain_limit: Most seconds spent draining before a sync round goes on
             regardless (a module streaming garbage never falls quiet).
         line_limit: Longest line accepted from the module, in bytes.
+        busy_wait: Most seconds a resync waits for a module busy with a
+            command this link did not leave unfinished (one a previous
+            station started before it stopped).
+        busy_poll: Seconds between two ``AT+PVSYNC`` to a busy module.
     """
 
     sync_timeout: float = 2.0
@@ -54,6 +67,17 @@ class LinkSettings:
     drain_quiet: float = 0.1
     drain_limit: float = 2.0
     line_limit: int = MAX_LINE_BYTES
+    busy_wait: float = 2.0
+    busy_poll: float = 0.25
+
+
+@dataclass(frozen=True)
+class _Unfinished:
+    """A command whose reply was cut short; the module may still run it."""
+
+    verb: str
+    timeout: float
+    deadline: float
 
 
 class Link:
@@ -64,6 +88,7 @@ class Link:
         self.port = port
         self._settings = settings or LinkSettings()
         self._lines = LineAssembler(limit=self._settings.line_limit)
+        self._unfinished: _Unfinished | None = None
 
     def command(self, line: str, *, timeout: float) -> list[InfoLine]:
         """Send one command line and return the ``+NAME:`` lines of its reply.
@@ -80,46 +105,52 @@ class Link:
             PortGone: The port failed, or no final line arrived and the
                 port's device node is gone.
         """
+        deadline = time.monotonic() + timeout
         try:
-            return self._exchange(line, timeout)
+            infos = self._exchange(line, deadline, timeout)
         except DeviceError as exc:
             exc.with_context(port=self.port.path, slot=self.port.slot)
+            self._unfinished = self._left_running(exc, line, deadline, timeout)
             raise
+        self._unfinished = None
+        return infos
 
     def resync(self) -> None:
         """Bring the stream back to a line boundary the module agrees on.
 
         Sends CRLF to end any half-received command, drains what the module
         is still sending, then sends ``AT+PVSYNC`` with a fresh value until the
-        module echoes that same value.
+        module echoes that same value. A module that answers busy is waited
+        for (see the module docstring) without using up sync attempts.
 
         Raises:
+            ModuleBusy: The module stayed busy past the wait.
             LinkError: The module did not echo the value within the attempts.
             PortError: The port failed.
         """
+        unfinished = self._unfinished
+        busy_until = self._busy_deadline(unfinished)
         last: DeviceError | None = None
-        why = ""
-        for attempt in range(1, self._settings.sync_attempts + 1):
-            self.port.write(b"\r\n")
-            self.drain()
-            token = secrets.token_hex(4)
+        attempt = 0
+        while attempt < self._settings.sync_attempts:
             try:
-                infos = self.command(
-                    cmd_sync(token), timeout=self._settings.sync_timeout
-                )
+                self._sync_round()
+            except ModuleBusy as exc:
+                self._wait_for_busy(exc, busy_until, unfinished)
+                continue
             except (LinkError, ModuleError) as exc:
+                attempt += 1
                 logger.debug(
                     "%s: sync attempt %d failed: %s", self.port.path, attempt, exc
                 )
-                last, why = exc, exc.message
+                last = exc
                 continue
-            if any(info.name == "PVSYNC" and info.fields == (token,) for info in infos):
-                logger.info("%s: resynchronised on attempt %d", self.port.path, attempt)
-                return
-            why = "the reply did not carry the value sent"
+            self._unfinished = None
+            logger.info("%s: resynchronised on attempt %d", self.port.path, attempt + 1)
+            return
         raise LinkError(
             f"module did not echo AT+PVSYNC in {self._settings.sync_attempts} "
-            f"attempts (last: {why})",
+            f"attempts (last: {last.message if last else 'none'})",
             port=self.port.path,
             slot=self.port.slot,
         ) from last
@@ -138,9 +169,85 @@ class Link:
             dropped += len(data)
         return dropped
 
-    def _exchange(self, line: str, timeout: float) -> list[InfoLine]:
+    def _left_running(
+        self, exc: DeviceError, line: str, deadline: float, timeout: float
+    ) -> _Unfinished | None:
+        """The command the module may still be running after ``exc``."""
+        if isinstance(exc, (LinkTimeout, LinkNoise)):
+            return _Unfinished(_verb(line), timeout, deadline)
+        if isinstance(exc, ModuleError) and exc.code is PvErrorCode.BUSY:
+            # Refused because an earlier command is still running.
+            return self._unfinished
+        return None
+
+    def _sync_round(self) -> None:
+        """One CRLF, drain and ``AT+PVSYNC``.
+
+        Raises:
+            ModuleBusy: The module answered ``ERROR: 2``.
+            LinkError: The reply was missing, damaged or did not carry the
+                value sent.
+            ModuleError: The module refused the sync otherwise.
+        """
+        self.port.write(b"\r\n")
+        self.drain()
+        token = secrets.token_hex(4)
+        try:
+            infos = self.command(cmd_sync(token), timeout=self._settings.sync_timeout)
+        except ModuleError as exc:
+            if exc.code is PvErrorCode.BUSY:
+                raise ModuleBusy(exc.message) from exc
+            raise
+        if not any(info.name == "PVSYNC" and info.fields == (token,) for info in infos):
+            raise LinkError("the reply did not carry the value sent")
+
+    def _busy_deadline(self, unfinished: _Unfinished | None) -> float:
+        """Until when a busy module is waited for in this resync."""
+        if unfinished is not None:
+            return unfinished.deadline
+        return time.monotonic() + self._settings.busy_wait
+
+    def _wait_for_busy(
+        self, busy: ModuleBusy, until: float, unfinished: _Unfinished | None
+    ) -> None:
+        """Let a busy module work until the next sync round, or give up.
+
+        Raises:
+            ModuleBusy: ``until`` has passed; names the unfinished command.
+        """
+        now = time.monotonic()
+        if now >= until:
+            raise self._still_busy(unfinished) from busy
+        logger.debug(
+            "%s: module busy; waiting %.1f s more", self.port.path, until - now
+        )
+        self._discard_until(min(now + self._settings.busy_poll, until))
+
+    def _still_busy(self, unfinished: _Unfinished | None) -> ModuleBusy:
+        if unfinished is None:
+            what = (
+                f"the module stayed busy for {self._settings.busy_wait:g} s "
+                "with a command this station did not send"
+            )
+        else:
+            what = (
+                f"{describe_command(unfinished.verb)} did not finish within "
+                f"{unfinished.timeout:g} s: the module is still busy"
+            )
+        return ModuleBusy(
+            f"{what} (it answers ERROR: 2 to AT+PVSYNC)",
+            port=self.port.path,
+            slot=self.port.slot,
+        )
+
+    def _discard_until(self, until: float) -> None:
+        """Read and drop whatever arrives until ``until``."""
+        while (data := self.port.read(until)) and time.monotonic() < until:
+            logger.debug("%s < (while busy) %r", self.port.path, data)
+        self._lines.clear()
+
+    def _exchange(self, line: str, deadline: float, timeout: float) -> list[InfoLine]:
         self._send(line)
-        deadline = time.monotonic() + timeout
         infos: list[InfoLine] = []
         echo_expected = True
         while (text := self._next_line(deadline)) is not None:

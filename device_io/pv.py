@@ -215,6 +215,26 @@ def cmd_reset(serial: str) -> str:
     return f"AT+PVRESET={serial}"
 
 
+# What a long-running command does, for messages about it.
+_PURPOSES = {
+    "AT+PVKEYGEN": "key generation",
+    "AT+PVWCOMMIT": "the chain commit",
+    "AT+PVLOCK": "the lock",
+    "AT+PVPROMOTE": "the promotion",
+    "AT+PVRESET": "the factory reset",
+}
+
+
+def describe_command(verb: str) -> str:
+    """A command named for a message: ``key generation (AT+PVKEYGEN)``.
+
+    Args:
+        verb: The command line up to its ``=``, such as ``AT+PVKEYGEN``.
+    """
+    purpose = _PURPOSES.get(verb)
+    return f"{purpose} ({verb})" if purpose else verb
+
+
 # --- reply lines -----------------------------------------------------------
 
 # [0-9] rather than \d, which also matches non-ASCII digits.

@@ -24,6 +24,12 @@ and resumes the step from the module's state as above; the module has reset,
 so a staged write starts over. The port's name should be a stable one (a udev
 link), since the device node a module comes back on can change.
 
+A module that answers ``ERROR: 2`` (busy) is still running an earlier command:
+the resync waits for it, up to that command's timeout when this session sent
+it, or up to the longest command timeout when it did not (a key generation
+left running by a stopped station). Past that, the step fails with
+``ModuleBusy``, which names the command that did not finish in time.
+
 A step gives up after ``SessionSettings.attempts`` failures, or
 ``SessionSettings.timeouts`` timeouts, in a row without progress. Every error
 leaving a session names the port, the fixture slot, the module serial (once
@@ -49,6 +55,7 @@ from device_io.errors import (
     IntegrityError,
     LinkNoise,
     LinkTimeout,
+    ModuleBusy,
     ModuleError,
     ModuleReset,
     PortGone,
@@ -166,12 +173,18 @@ class SessionSettings:
         )
 
     def link_settings(self) -> LinkSettings:
-        """The settings of the link's resynchronisation."""
+        """The settings of the link's resynchronisation.
+
+        A module busy with a command this session did not send (a key
+        generation a stopped station left running) is waited for as long as
+        the longest command may run.
+        """
         return LinkSettings(
             sync_timeout=self.command_timeout,
             sync_attempts=self.sync_attempts,
             drain_quiet=self.drain_quiet,
             drain_limit=self.drain_limit,
+            busy_wait=max(self.keygen_timeout, self.commit_timeout),
         )
 
 
@@ -989,10 +1002,14 @@ def _confirms(raw: RawIdentity, known: ModuleIdentity) -> bool:
 
 
 def _recoverable(exc: DeviceError) -> bool:
+    if isinstance(exc, ModuleBusy):
+        # The resync already waited for the module as long as it may take.
+        return False
     if isinstance(exc, ModuleError):
         # The station only sends well-formed commands: "bad parameter" means
-        # the line was damaged on its way to the module.
-        return exc.code is PvErrorCode.BAD_PARAMETER
+        # the line was damaged on its way to the module. "Busy" means it
+        # still runs an earlier command, which the resync waits for.
+        return exc.code in (PvErrorCode.BAD_PARAMETER, PvErrorCode.BUSY)
     return isinstance(exc, RECOVERABLE)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from device_io.errors import (
     LinkError,
     LinkNoise,
     LinkTimeout,
+    ModuleBusy,
     ModuleError,
     ModuleReset,
     PortGone,
@@ -24,7 +27,7 @@ from device_io.serial_port import SerialPort
 
 Start = Callable[[Callable[[str], bytes]], Responder]
 FAST = LinkSettings(
-    sync_timeout=0.3, sync_attempts=3, drain_quiet=0.02, drain_limit=0.3
+    sync_timeout=0.3, sync_attempts=3, drain_quiet=0.02, drain_limit=0.3, busy_poll=0.05
 )
 
 
@@ -182,6 +185,77 @@ def test_resync_gives_up_on_a_mute_module(link: Link, respond: Start) -> None:
         link.resync()
 
     assert responder.received.count(b"AT+PVSYNC=") == 3
+
+
+class BusyModule:
+    """Generates a key for ``busy_for`` seconds; answers sync with ERROR: 2
+    until then. ``noise`` sends a damaged line as soon as the key generation
+    starts, as bit errors on a stray line would."""
+
+    def __init__(self, busy_for: float, *, noise: bool = False) -> None:
+        self.busy_for = busy_for
+        self.noise = noise
+        self.busy_until: float | None = None
+        self.busy_answers = 0
+
+    def __call__(self, line: str) -> bytes:
+        if line.startswith("AT+PVKEYGEN="):
+            self.busy_until = time.monotonic() + self.busy_for
+            return b"[$]wlan\xf3 scan done\r\n" if self.noise else b""
+        if line.startswith("AT+PVSYNC="):
+            if self.busy_until is not None and time.monotonic() < self.busy_until:
+                self.busy_answers += 1
+                return b"ERROR: 2\r\n"
+            return f"+PVSYNC:{line.split('=')[1]}\r\nOK\r\n".encode()
+        return b""
+
+
+def test_resync_waits_for_a_module_busy_with_a_command_cut_short_by_noise(
+    link: Link, respond: Start
+) -> None:
+    module = BusyModule(0.3, noise=True)
+    respond(module)
+
+    with pytest.raises(LinkNoise):
+        link.command("AT+PVKEYGEN=0,P256", timeout=5)
+    link.resync()
+
+    assert module.busy_answers > FAST.sync_attempts
+
+
+def test_resync_after_a_timeout_reports_the_unfinished_command_as_busy(
+    link: Link, respond: Start
+) -> None:
+    respond(BusyModule(60))
+
+    with pytest.raises(LinkTimeout):
+        link.command("AT+PVKEYGEN=0,P256", timeout=0.1)
+    with pytest.raises(ModuleBusy) as caught:
+        link.resync()
+
+    assert caught.value.message == (
+        "key generation (AT+PVKEYGEN) did not finish within 0.1 s: the module "
+        "is still busy (it answers ERROR: 2 to AT+PVSYNC)"
+    )
+    assert caught.value.code is PvErrorCode.BUSY
+    assert (caught.value.port, caught.value.slot) == (link.port.path, "A1")
+
+
+def test_resync_waits_a_bounded_time_for_a_module_busy_with_another_command(
+    pty_pair: PtyPair, respond: Start
+) -> None:
+    module = BusyModule(60)
+    module.busy_until = time.monotonic() + 60
+    respond(module)
+
+    with SerialPort.open(pty_pair.path, slot="A1") as port:
+        link = Link(port, replace(FAST, busy_wait=0.3))
+        with pytest.raises(
+            ModuleBusy, match=r"busy for 0\.3 s with a command this station"
+        ):
+            link.resync()
+
+    assert module.busy_answers > FAST.sync_attempts
 
 
 def test_raw_frames_are_logged_at_debug_only(

@@ -17,7 +17,13 @@ from cryptography.x509.oid import NameOID
 from pty_module import FAST
 
 from device_io.chain import encode_chain
-from device_io.errors import IdentityError, ModuleError, PortGone, PvErrorCode
+from device_io.errors import (
+    IdentityError,
+    ModuleBusy,
+    ModuleError,
+    PortGone,
+    PvErrorCode,
+)
 from device_io.pv import PvObject, SlotState
 from device_io.session import ModuleSession, SessionSettings, open_session
 from device_io.simulator.faults import CommandTrigger, FaultPlan
@@ -35,6 +41,7 @@ PLANS = {
     5: FaultPlan(flash_full=True),
     6: FaultPlan(unplug_on=CommandTrigger("PVREAD", 2)),
     7: FaultPlan(unplug_on=CommandTrigger("PVW", 3)),
+    8: FaultPlan(keygen_delay=1.0),
 }
 # Real timing except key generation, which would cost a second per module.
 SETTINGS = replace(FAST, command_timeout=1.0, keygen_timeout=2.0, commit_timeout=2.0)
@@ -49,7 +56,7 @@ def issuer_key() -> ec.EllipticCurvePrivateKey:
 def simulator(tmp_path: Path) -> Iterator[Simulator]:
     plates = [
         Nameplate(f"AMB82D00100{n}", f"00:e0:4c:87:00:0{n}", "AMB82", "LOT-2026-0042")
-        for n in range(1, 8)
+        for n in range(1, 9)
     ]
     config = SimulatorConfig(
         state_dir=tmp_path / "sim",
@@ -169,6 +176,26 @@ def test_a_full_flash_refuses_key_generation(simulator: Simulator) -> None:
     assert (caught.value.slot, caught.value.step) == ("S5", "keygen slot 0")
 
 
+def test_a_key_generation_slower_than_its_timeout_fails_as_such_not_as_sync(
+    simulator: Simulator,
+) -> None:
+    settings = replace(SETTINGS, keygen_timeout=0.3)
+    with open_slot(simulator, 8, settings) as session:
+        session.identify()
+        with pytest.raises(ModuleBusy) as caught:
+            session.generate_key(0)
+
+    assert caught.value.message.startswith(
+        "key generation (AT+PVKEYGEN) did not finish within 0.3 s: the module "
+        "is still busy"
+    )
+    assert (caught.value.slot, caught.value.serial, caught.value.step) == (
+        "S8",
+        "AMB82D001008",
+        "keygen slot 0",
+    )
+
+
 def test_an_unplugged_module_is_reopened_and_the_read_resumes(
     simulator: Simulator,
 ) -> None:
@@ -246,3 +273,22 @@ def test_a_different_module_seated_in_the_slot_is_refused(
     )
     assert (caught.value.slot, caught.value.step) == ("S1", "keygen slot 0")
     assert simulator.firmware(2).state == "EMPTY"
+
+
+def test_a_module_busy_with_a_command_left_by_another_station_is_waited_for(
+    simulator: Simulator,
+) -> None:
+    with open(simulator.port(8).link, "r+b", buffering=0) as left_behind:
+        banner = b""
+        while not banner.endswith(b"READY\r\n"):
+            banner += left_behind.read(64)
+        left_behind.write(b"AT+PVKEYGEN=0,P256\r\n")
+    # The module now generates for a second; the new session finds it busy.
+    settings = replace(SETTINGS, keygen_timeout=5.0)
+    with open_slot(simulator, 8, settings) as session:
+        session.capabilities()
+        identity = session.identify()
+
+    assert identity.state is SlotState.KEY
+    assert [r.step for r in session.recoveries] == ["capabilities"]
+    assert "ERROR: 2 (busy)" in session.recoveries[0].cause
