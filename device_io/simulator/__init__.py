@@ -24,7 +24,12 @@ from device_io.simulator.errors import (
     PortSetupError,
     SimulatorError,
 )
-from device_io.simulator.faults import FaultPlan, Misbehaviour, build_plans
+from device_io.simulator.faults import (
+    FaultPlan,
+    Misbehaviour,
+    build_plans,
+    check_misbehave,
+)
 from device_io.simulator.firmware import Firmware, FirmwareLimits, Reply
 from device_io.simulator.lot_plan import assign_slots, read_lot_plan
 from device_io.simulator.nameplate import Nameplate
@@ -55,6 +60,7 @@ __all__ = [
     "SimulatorError",
     "assign_slots",
     "build_plans",
+    "check_misbehave",
     "main",
     "read_lot_plan",
     "read_scenario",

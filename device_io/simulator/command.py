@@ -16,6 +16,27 @@ from enum import Enum
 from device_io.errors import PvErrorCode
 
 _PRINTABLE = bytes(range(0x20, 0x7F))
+
+# The PV command names of DESIGN section 3, without ``AT+``.
+PV_COMMANDS = frozenset(
+    {
+        "PVCAP",
+        "PVSYNC",
+        "PVID",
+        "PVKEYGEN",
+        "PVHASH",
+        "PVREAD",
+        "PVWBEGIN",
+        "PVW",
+        "PVWSTAT",
+        "PVWCOMMIT",
+        "PVWABORT",
+        "PVSIGN",
+        "PVPROMOTE",
+        "PVLOCK",
+        "PVRESET",
+    }
+)
 _NAME = re.compile(r"[A-Z][A-Z0-9]*")
 
 

@@ -19,12 +19,15 @@ its seam; nothing else has to change.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from device_io.errors import PvErrorCode
+from device_io.simulator.command import PV_COMMANDS
 from device_io.simulator.errors import FaultSpecError
 
 
@@ -203,37 +206,66 @@ def parse_misbehave(spec: str) -> tuple[int, Misbehaviour, str | None]:
     """Split ``SLOT=KIND[:ARG]`` into its parts.
 
     Raises:
-        FaultSpecError: The text does not have that shape or names no kind.
+        FaultSpecError: The text does not have that shape or names no kind;
+            the message starts with the spec.
     """
-    match = re.fullmatch(r"(\d{1,4})=([a-z0-9-]+)(?::(.+))?", spec.strip())
+    match = re.fullmatch(r"([0-9]{1,4})=([a-z0-9-]+)(?::(.+))?", spec.strip())
     if match is None:
-        raise FaultSpecError(f"misbehaviour {spec!r} is not SLOT=KIND[:ARG]")
+        raise FaultSpecError(f"{spec!r}: not of the form SLOT=KIND[:ARG]")
     slot, kind_name, arg = int(match[1]), match[2], match[3]
     try:
         kind = Misbehaviour(kind_name)
     except ValueError:
         known = ", ".join(member.value for member in Misbehaviour)
         raise FaultSpecError(
-            f"unknown misbehaviour {kind_name!r}; known: {known}"
+            f"{spec!r}: unknown misbehaviour {kind_name!r}; known: {known}"
         ) from None
     return slot, kind, arg
+
+
+def check_misbehave(spec: str) -> None:
+    """Check one spec on its own: its shape, kind and argument.
+
+    Whether its slot exists, or the slot it clones, depends on the fixture
+    and is checked by ``build_plans``.
+
+    Raises:
+        FaultSpecError: The spec is malformed; the message starts with it.
+    """
+    _slot, kind, arg = parse_misbehave(spec)
+    with _about(spec):
+        FaultPlan().with_fault(kind, arg)
 
 
 def build_plans(specs: Iterable[str], *, slots: int) -> dict[int, FaultPlan]:
     """A fault plan for every slot from 1 to ``slots``.
 
+    Every argument is checked, so a spec that would do nothing (a trigger on
+    a command the firmware does not have) is refused rather than ignored.
+
     Raises:
         FaultSpecError: A spec is malformed, names a slot outside the range,
-            or clones a slot that does not exist or itself.
+            or clones a slot that does not exist or itself; the message
+            starts with the spec.
     """
     plans = {slot: FaultPlan() for slot in range(1, slots + 1)}
     for spec in specs:
         slot, kind, arg = parse_misbehave(spec)
-        if slot not in plans:
-            raise FaultSpecError(f"{spec!r}: slot {slot} is not in 1..{slots}")
-        plans[slot] = plans[slot].with_fault(kind, arg)
-        _check_clone(slot, plans[slot], slots)
+        with _about(spec):
+            if slot not in plans:
+                raise FaultSpecError(f"slot {slot} is not in 1..{slots}")
+            plans[slot] = plans[slot].with_fault(kind, arg)
+            _check_clone(slot, plans[slot], slots)
     return plans
+
+
+@contextmanager
+def _about(spec: str) -> Iterator[None]:
+    """Name ``spec`` at the head of any refusal raised inside the block."""
+    try:
+        yield
+    except FaultSpecError as exc:
+        raise FaultSpecError(f"{spec!r}: {exc}") from None
 
 
 def _check_clone(slot: int, plan: FaultPlan, slots: int) -> None:
@@ -267,15 +299,22 @@ def _number(kind: Misbehaviour, arg: str | None, default: float) -> float:
         value = float(arg)
     except ValueError:
         raise FaultSpecError(f"{kind.value} needs a number, got {arg!r}") from None
-    if value < 0 or value != value:
+    if not value >= 0:
         raise FaultSpecError(f"{kind.value} needs a non-negative number, got {arg}")
+    if not math.isfinite(value):
+        raise FaultSpecError(f"{kind.value} needs a finite number, got {arg}")
     return value
 
 
 def _trigger(kind: Misbehaviour, arg: str | None) -> CommandTrigger:
-    match = re.fullmatch(r"([A-Z][A-Z0-9]*)(?:#(\d{1,6}))?", arg or "PVW#2")
+    match = re.fullmatch(r"([A-Z][A-Z0-9]*)(?:#([0-9]{1,6}))?", arg or "PVW#2")
     if match is None or (match[2] or "1").startswith("0"):
         raise FaultSpecError(f"{kind.value} needs COMMAND[#N], got {arg!r}")
+    if match[1] not in PV_COMMANDS:
+        known = ", ".join(sorted(PV_COMMANDS))
+        raise FaultSpecError(
+            f"{kind.value}: no PV command {match[1]!r} to fire on; known: {known}"
+        )
     return CommandTrigger(match[1], int(match[2] or 1))
 
 
@@ -290,7 +329,7 @@ def _code_swap(kind: Misbehaviour, arg: str | None) -> tuple[PvErrorCode, PvErro
 
 
 def _slot(kind: Misbehaviour, arg: str | None) -> int:
-    if arg is None or not arg.isdigit():
+    if arg is None or not re.fullmatch(r"[0-9]{1,4}", arg):
         raise FaultSpecError(f"{kind.value} needs the slot to copy, got {arg!r}")
     return int(arg)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -87,8 +88,12 @@ class FirmwareLimits:
     keygen_delay: float = DEFAULT_KEYGEN_DELAY
 
     def __post_init__(self) -> None:
-        if self.max_object < 1 or self.keygen_delay < 0:
-            raise ValueError("max object must be positive and keygen delay >= 0")
+        if self.max_object < 1:
+            raise ValueError(f"max object must be positive, got {self.max_object}")
+        if not 0 <= self.keygen_delay < math.inf:
+            raise ValueError(
+                f"keygen delay must be a finite number >= 0, got {self.keygen_delay}"
+            )
         needed = longest_command(self.max_object)
         if self.max_line < needed:
             raise ValueError(
@@ -175,6 +180,11 @@ class Firmware:
         self._image = flash.load()
         self._staged: StagedWrite | None = None
         self._table: dict[str, tuple[Form, _Handler]] = self._command_table()
+
+    @property
+    def commands(self) -> frozenset[str]:
+        """The names of the PV commands this firmware answers, without AT+."""
+        return frozenset(name for name in self._table if name)
 
     @property
     def image(self) -> FlashImage:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device_io.simulator.errors import FaultSpecError
-from device_io.simulator.faults import parse_misbehave
+from device_io.simulator.faults import check_misbehave
 
 
 @dataclass(frozen=True)
@@ -54,5 +54,8 @@ def read_scenario(path: Path) -> Scenario:
     for entry in entries:
         if not isinstance(entry, str):
             raise FaultSpecError(f"scenario {path}: entry {entry!r} is not text")
-        parse_misbehave(entry)
+        try:
+            check_misbehave(entry)
+        except FaultSpecError as exc:
+            raise FaultSpecError(f"scenario {path}: {exc}") from None
     return Scenario(description, tuple(entries))

@@ -98,6 +98,10 @@ def test_cli_stops_on_sigint(
         (["--first-index=63"], "not enough for 2 slots"),
         (["--max-line=60"], "too short"),
         (["--keygen-delay=-1"], "keygen delay"),
+        (["--keygen-delay=nan"], "keygen delay must be a finite number"),
+        (["--keygen-delay=inf"], "keygen delay must be a finite number"),
+        (["--misbehave=1=unplug:XYZ"], "'1=unplug:XYZ': unplug: no PV command"),
+        (["--misbehave=2=clone-of:2"], "'2=clone-of:2': slot 2 cannot be a clone"),
         (
             [f"--scenario={LOT_PLAN.parents[1] / 'scenarios' / 'bad-modules.toml'}"],
             "slot 3 is not in 1..2",

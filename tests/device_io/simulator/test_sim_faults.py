@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from sim_bench import NAMEPLATE
+
+from device_io.simulator.command import PV_COMMANDS
+from device_io.simulator.crypto_engine import CryptoEngine
 from device_io.simulator.errors import FaultSpecError
 from device_io.simulator.faults import (
     DESCRIPTIONS,
@@ -13,6 +18,8 @@ from device_io.simulator.faults import (
     build_plans,
     parse_misbehave,
 )
+from device_io.simulator.firmware import Firmware, FirmwareLimits
+from device_io.simulator.flash import Flash
 from device_io.simulator.link_faults import STRAY_LINES, LinkEvent, LinkFaults
 
 REPLY = [b"+PVCAP:1,120,4096", b"OK"]
@@ -48,6 +55,46 @@ def test_spec_splits_into_slot_kind_and_argument() -> None:
 def test_malformed_spec_is_refused_with_a_reason(spec: str, message: str) -> None:
     with pytest.raises(FaultSpecError, match=message):
         build_plans([spec], slots=4)
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("9=echo", "slot 9 is not in 1..4"),
+        ("2=nope", "unknown misbehaviour 'nope'"),
+        ("2=clone-of:2", "slot 2 cannot be a clone of itself"),
+        ("2=clone-of:7", "slot 2 clones slot 7: no such slot"),
+        ("2=clone-of:\u0663", "needs the slot to copy"),
+        ("2=unplug:XYZ", "no PV command 'XYZ'"),
+        ("2=reset-mid-command:PVWX#2", "no PV command 'PVWX'"),
+        ("2=unplug:PVW#", "needs COMMAND[#N]"),
+        ("2=slow-keygen:inf", "finite"),
+        ("2=slow-keygen:1e400", "finite"),
+        ("2=bit-errors:nan", "non-negative"),
+        ("2=echo:", "SLOT=KIND"),
+        ("\u0662=echo", "SLOT=KIND"),
+    ],
+)
+def test_every_refused_spec_is_named_with_its_reason(spec: str, reason: str) -> None:
+    with pytest.raises(FaultSpecError) as caught:
+        build_plans(["1=echo", spec], slots=4)
+
+    assert str(caught.value).startswith(f"{spec!r}: ")
+    assert reason in str(caught.value)
+
+
+def test_a_trigger_can_name_every_command_the_firmware_knows(tmp_path: Path) -> None:
+    firmware = Firmware(
+        nameplate=NAMEPLATE,
+        flash=Flash(tmp_path / "flash.json"),
+        limits=FirmwareLimits(keygen_delay=0),
+        engine=CryptoEngine(frozenset()),
+    )
+
+    assert firmware.commands == PV_COMMANDS
+    for name in firmware.commands:
+        plan = build_plans([f"1=unplug:{name}#3"], slots=1)[1]
+        assert plan.unplug_on == CommandTrigger(name, 3)
 
 
 def test_plans_collect_every_kind_per_slot() -> None:

@@ -163,6 +163,7 @@ def test_scenario_files_are_shipped() -> None:
         ("misbehave = [", "cannot read"),
         ('misbehave = "1=echo"', "must be text"),
         ('misbehave = ["1=teleport"]', "unknown misbehaviour"),
+        ('misbehave = ["1=unplug:XYZ"]', "scenario .*'1=unplug:XYZ': unplug: no PV"),
         ("misbehave = [1]", "is not text"),
         ("slots = 3", "unknown keys"),
     ],
