@@ -8,17 +8,23 @@ raw byte stream into those lines and nothing else:
 - a line holding anything but printable ASCII, or ending in a bare LF, is noise;
 - memory is bounded: a line that grows past the limit is reported as noise once
   and its bytes are dropped up to the next line end, however long it runs.
+
+Noise says what was wrong with a line and how long it was; the bytes
+themselves are logged at DEBUG only, like every other raw frame.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 
 from device_io.errors import LinkNoise
 
+logger = logging.getLogger(__name__)
+
 MAX_LINE_BYTES = 4096
 _PRINTABLE = bytes(range(0x20, 0x7F))
-# How much of a noisy line an error message quotes.
+# How much of a noisy line the debug log quotes.
 _QUOTE_BYTES = 60
 
 
@@ -87,11 +93,13 @@ class LineAssembler:
         if self._dropping:
             return
         if len(self._partial) + len(rest) > self._limit + 1:
-            head = bytes(self._partial[:_QUOTE_BYTES])
+            head = bytes(self._partial) + rest
             self._partial.clear()
             self._dropping = True
             self._ready.append(
-                LinkNoise(f"line longer than {self._limit} bytes: {head!r}...")
+                _noise(
+                    f"line longer than {self._limit} bytes, dropped to its end", head
+                )
             )
             return
         self._partial += rest
@@ -100,10 +108,20 @@ class LineAssembler:
 def _decode(raw: bytes, limit: int) -> str | LinkNoise:
     """One line with its LF removed: its text, or the noise it is."""
     if not raw.endswith(b"\r"):
-        return LinkNoise(f"line not ended by CRLF: {raw[:_QUOTE_BYTES]!r}")
+        return _noise(f"line of {len(raw)} bytes not ended by CRLF", raw)
     body = raw[:-1]
     if len(body) > limit:
-        return LinkNoise(f"line longer than {limit} bytes: {body[:_QUOTE_BYTES]!r}...")
-    if body.translate(None, _PRINTABLE):
-        return LinkNoise(f"non-printable or non-ASCII bytes: {body[:_QUOTE_BYTES]!r}")
+        return _noise(f"line of {len(body)} bytes, longer than {limit} bytes", body)
+    if strange := len(body.translate(None, _PRINTABLE)):
+        return _noise(
+            f"line of {len(body)} bytes with {strange} non-printable or non-ASCII "
+            f"byte{'s' if strange > 1 else ''}",
+            body,
+        )
     return body.decode("ascii")
+
+
+def _noise(what: str, raw: bytes) -> LinkNoise:
+    """Noise that says ``what``; the bytes go to the debug log only."""
+    logger.debug("noise, %s: %r", what, raw[:_QUOTE_BYTES])
+    return LinkNoise(what)

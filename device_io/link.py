@@ -14,7 +14,8 @@ That is not a failed sync: the resync waits for the module to finish, up to
 the end of that command's own timeout, and then reports the command as not
 finished in time (``ModuleBusy``).
 
-Raw frames are logged at DEBUG only.
+Raw frames are logged at DEBUG only; errors say what was wrong with a reply
+and which command it answered, never its bytes.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from device_io.errors import (
     describe_code,
 )
 from device_io.lines import MAX_LINE_BYTES, LineAssembler
-from device_io.pv import BANNER, Final, InfoLine, cmd_sync, describe_command, parse_line
+from device_io.pv import (
+    BANNER,
+    Final,
+    InfoLine,
+    cmd_sync,
+    command_verb,
+    describe_command,
+    parse_line,
+)
 from device_io.serial_port import SerialPort
 
 logger = logging.getLogger(__name__)
@@ -108,6 +117,13 @@ class Link:
         deadline = time.monotonic() + timeout
         try:
             infos = self._exchange(line, deadline, timeout)
+        except LinkNoise as exc:
+            self._unfinished = _Unfinished(command_verb(line), timeout, deadline)
+            raise LinkNoise(
+                f"{exc.message}, in the reply to {command_verb(line)}",
+                port=self.port.path,
+                slot=self.port.slot,
+            ) from exc
         except DeviceError as exc:
             exc.with_context(port=self.port.path, slot=self.port.slot)
             self._unfinished = self._left_running(exc, line, deadline, timeout)
@@ -173,8 +189,8 @@ class Link:
         self, exc: DeviceError, line: str, deadline: float, timeout: float
     ) -> _Unfinished | None:
         """The command the module may still be running after ``exc``."""
-        if isinstance(exc, (LinkTimeout, LinkNoise)):
-            return _Unfinished(_verb(line), timeout, deadline)
+        if isinstance(exc, LinkTimeout):
+            return _Unfinished(command_verb(line), timeout, deadline)
         if isinstance(exc, ModuleError) and exc.code is PvErrorCode.BUSY:
             # Refused because an earlier command is still running.
             return self._unfinished
@@ -257,7 +273,7 @@ class Link:
                 echo_expected = False
                 continue
             if text == BANNER:
-                raise ModuleReset(f"module reset during {_verb(line)}")
+                raise ModuleReset(f"module reset during {command_verb(line)}")
             reply = parse_line(text)
             if isinstance(reply, Final):
                 return _finish(reply, infos, line)
@@ -285,13 +301,13 @@ class Link:
             # A USB adapter pulled out can leave the open handle silent rather
             # than failing: the missing device node is what tells.
             return PortGone(
-                f"no reply to {_verb(line)} within {timeout} s and "
+                f"no reply to {command_verb(line)} within {timeout} s and "
                 f"{self.port.path} is gone"
             )
         unfinished = self._lines.pending
         tail = f"; {unfinished} bytes of an unfinished line" if unfinished else ""
         return LinkTimeout(
-            f"no complete reply to {_verb(line)} within {timeout} s{tail}"
+            f"no complete reply to {command_verb(line)} within {timeout} s{tail}"
         )
 
 
@@ -305,11 +321,6 @@ def _finish(final: Final, infos: list[InfoLine], line: str) -> list[InfoLine]:
         return infos
     raise ModuleError(
         f"module answered ERROR: {final.code}{describe_code(final.code)} "
-        f"to {_verb(line)}",
+        f"to {command_verb(line)}",
         final.code,
     )
-
-
-def _verb(line: str) -> str:
-    """The command name of a command line, for messages (no payloads)."""
-    return line.split("=", 1)[0]

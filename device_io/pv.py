@@ -225,6 +225,11 @@ _PURPOSES = {
 }
 
 
+def command_verb(line: str) -> str:
+    """The command name of a command line, for messages (no payloads)."""
+    return line.split("=", 1)[0]
+
+
 def describe_command(verb: str) -> str:
     """A command named for a message: ``key generation (AT+PVKEYGEN)``.
 
@@ -265,7 +270,8 @@ def split_fields(text: str) -> tuple[str, ...]:
     field and close it right before a comma or the end of the line.
 
     Raises:
-        LinkNoise: The text is not a well-formed field list.
+        LinkNoise: The text is not a well-formed field list (the message says
+            where, not what: frames are for the debug log).
     """
     fields: list[str] = []
     pos = 0
@@ -273,7 +279,7 @@ def split_fields(text: str) -> tuple[str, ...]:
         if text.startswith('"', pos):
             end = text.find('"', pos + 1)
             if end < 0:
-                raise LinkNoise(f"unterminated quoted field in {text!r}")
+                raise LinkNoise(f"unterminated quoted field {len(fields) + 1}")
             fields.append(text[pos + 1 : end])
             pos = end + 1
         else:
@@ -281,13 +287,13 @@ def split_fields(text: str) -> tuple[str, ...]:
             end = len(text) if end < 0 else end
             field = text[pos:end]
             if '"' in field:
-                raise LinkNoise(f"stray quote in {text!r}")
+                raise LinkNoise(f"stray quote in field {len(fields) + 1}")
             fields.append(field)
             pos = end
         if pos == len(text):
             return tuple(fields)
         if text[pos] != ",":
-            raise LinkNoise(f"expected a comma at column {pos} of {text!r}")
+            raise LinkNoise(f"expected a comma after field {len(fields)}")
         pos += 1
 
 
@@ -303,7 +309,9 @@ def parse_line(line: str) -> InfoLine | Final:
         return Final(ok=False, code=int(match.group(1)))
     if match := _INFO_RE.fullmatch(line):
         return InfoLine(match.group(1), split_fields(match.group(2)))
-    raise LinkNoise(f"unexpected line {line!r}")
+    raise LinkNoise(
+        f"unexpected line of {len(line)} characters (not +NAME:, OK or ERROR)"
+    )
 
 
 # --- typed replies ---------------------------------------------------------
@@ -320,13 +328,15 @@ def _expect(info: InfoLine, name: str, count: int) -> tuple[str, ...]:
 
 def _decimal(text: str, what: str) -> int:
     if not text.isdigit() or not text.isascii() or len(text) > 10:
-        raise LinkNoise(f"{what} is not a decimal number: {text!r}")
+        raise LinkNoise(f"{what} is not a decimal number ({len(text)} characters)")
     return int(text)
 
 
 def _hex(text: str, pattern: re.Pattern[str], what: str) -> str:
     if not pattern.fullmatch(text):
-        raise LinkNoise(f"{what} is not lowercase hex of the right length: {text!r}")
+        raise LinkNoise(
+            f"{what} is not lowercase hex of the right length ({len(text)} characters)"
+        )
     return text
 
 
@@ -375,7 +385,7 @@ class KeyGenResult:
     def parse(cls, info: InfoLine) -> KeyGenResult:
         slot, new = _expect(info, "PVKEYGEN", 2)
         if new not in ("0", "1"):
-            raise LinkNoise(f"PVKEYGEN new flag must be 0 or 1, got {new!r}")
+            raise LinkNoise("PVKEYGEN new flag is neither 0 nor 1")
         return cls(_decimal(slot, "slot"), new == "1")
 
 

@@ -93,6 +93,7 @@ from device_io.pv import (
     cmd_wcommit,
     cmd_write,
     cmd_wstat,
+    command_verb,
     longest_command,
     parse_commit,
     parse_sign,
@@ -787,14 +788,18 @@ class ModuleSession:
         """Send a command whose reply is exactly one ``+NAME:`` line."""
         infos = self._link.command(line, timeout=timeout or self._command_timeout)
         if len(infos) != 1:
-            raise LinkNoise(f"expected one reply line, got {len(infos)}")
+            raise LinkNoise(
+                f"expected one reply line to {command_verb(line)}, got {len(infos)}"
+            )
         return infos[0]
 
     def _do(self, line: str, *, timeout: float | None = None) -> None:
         """Send a command whose reply is a bare ``OK``."""
         infos = self._link.command(line, timeout=timeout or self._command_timeout)
         if infos:
-            raise LinkNoise(f"expected a bare OK, got +{infos[0].name}")
+            raise LinkNoise(
+                f"expected a bare OK to {command_verb(line)}, got +{infos[0].name}"
+            )
 
     @property
     def _command_timeout(self) -> float:

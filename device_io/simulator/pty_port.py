@@ -227,13 +227,14 @@ class PtyPort:
 
     def _on_line(self, line: bytes, now: float) -> bool:
         """Run one line; False when the module went away doing it."""
-        event = self._faults.trigger(command_name(line))
+        name = command_name(line)
+        event = self._faults.trigger(name)
         if event is LinkEvent.RESET:
-            logger.info("slot %d: fault: reset on %r", self.slot, line[:20])
+            logger.info("slot %d: fault: reset on AT+%s", self.slot, name)
             self._reboot()
             return False
         if event is LinkEvent.UNPLUG:
-            logger.info("slot %d: fault: unplugged on %r", self.slot, line[:20])
+            logger.info("slot %d: fault: unplugged on AT+%s", self.slot, name)
             self._unplug_for(DEFAULT_REPLUG_DELAY)
             return False
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -132,3 +134,28 @@ def test_clear_forgets_held_bytes_and_lines() -> None:
 
     assert assembler.pop() is None
     assert assembler.pending == 0
+
+
+@pytest.mark.parametrize(
+    ("stream", "why"),
+    [
+        (b"+PVREAD:CSR,1\xb80,ZQXJ\r\n", "line of 20 bytes with 1 non-printable"),
+        (b"+PVREAD:CSR,10,ZQXJ\n", "line of 19 bytes not ended by CRLF"),
+        (b"+PVREAD:CSR,10,ZQXJ" + b"A" * 100 + b"\r\n", "longer than 64 bytes"),
+    ],
+)
+def test_noise_says_what_was_wrong_and_leaves_the_bytes_to_debug_logging(
+    stream: bytes, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    assembler = LineAssembler(limit=64)
+
+    with caplog.at_level(logging.DEBUG, logger="device_io"):
+        assembler.feed(stream)
+        with pytest.raises(LinkNoise) as caught:
+            assembler.pop()
+
+    assert why in caught.value.message
+    assert "ZQXJ" not in caught.value.message
+    frames = [r for r in caplog.records if "ZQXJ" in r.getMessage()]
+    assert frames
+    assert all(record.levelno == logging.DEBUG for record in frames)

@@ -109,6 +109,20 @@ def test_garbage_in_a_reply_is_link_noise(
         link.command("AT+PVID?", timeout=2)
 
 
+def test_noise_names_the_command_whose_reply_it_damaged_but_not_its_bytes(
+    link: Link, respond: Start
+) -> None:
+    respond(scripted({"AT+PVREAD=CSR,0,60": b"+PVREAD:CSR,0\xb8,ZQXJ\r\nOK\r\n"}))
+
+    with pytest.raises(LinkNoise) as caught:
+        link.command("AT+PVREAD=CSR,0,60", timeout=2)
+
+    assert caught.value.message == (
+        "line of 19 bytes with 1 non-printable or non-ASCII byte, "
+        "in the reply to AT+PVREAD"
+    )
+
+
 def test_no_final_line_is_a_timeout_naming_the_unfinished_bytes(
     link: Link, respond: Start
 ) -> None:

@@ -304,3 +304,24 @@ def test_malformed_replies_are_link_noise(
 ) -> None:
     with pytest.raises(LinkNoise):
         parse(info(line))
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (pv.parse_line, "ZQXJ garbage"),
+        (pv.split_fields, '"ZQXJ'),
+        (pv.split_fields, 'ZQ"XJ'),
+        (pv.split_fields, '"ZQ"XJ'),
+        (lambda text: Capabilities.parse(info(text)), "+PVCAP:1,ZQXJ,4096"),
+        (lambda text: ObjectHash.parse(info(text)), "+PVHASH:CSR,12,ZQXJ"),
+        (lambda text: KeyGenResult.parse(info(text)), "+PVKEYGEN:0,ZQXJ"),
+    ],
+)
+def test_link_noise_describes_the_damage_without_quoting_the_frame(
+    parse: Callable[[str], object], text: str
+) -> None:
+    with pytest.raises(LinkNoise) as caught:
+        parse(text)
+
+    assert "ZQ" not in caught.value.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -217,6 +218,22 @@ def test_noise_in_a_reply_triggers_a_resync_and_the_command_again(
     assert session.read_object(PvObject.PUB) == keyed.slots[0].pub
     assert len(keyed.sent("AT+PVSYNC")) == 1
     assert len(keyed.sent("AT+PVWSTAT?")) == 1
+
+
+def test_warnings_about_noise_carry_no_raw_bytes(
+    session: ModuleSession, keyed: ModuleDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    keyed.arm("AT+PVHASH=PUB", Fault.NOISE)
+
+    with caplog.at_level(logging.DEBUG, logger="device_io"):
+        session.read_object(PvObject.PUB)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    frames = [r for r in caplog.records if "garbage" in r.getMessage()]
+    assert any("in the reply to AT+PVHASH" in warning for warning in warnings)
+    assert not any("garbage" in text or "\\x" in text for text in warnings)
+    assert frames
+    assert all(record.levelno == logging.DEBUG for record in frames)
 
 
 def test_recovery_confirms_a_known_identity_with_one_read(
