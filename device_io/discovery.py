@@ -8,6 +8,11 @@ every parent a udev ``KERNELS`` match can see) and ``/dev`` for the links udev
 made to it (``/dev/serial/by-id``, ``/dev/serial/by-path`` and the station's
 own ``/dev/provision/<slot>``).
 
+Strings a USB device supplies (serial number, manufacturer, product,
+interface name) are whatever its firmware says, escape sequences included;
+they are kept with every non-printable character escaped (``printable``), so
+listing ports never drives the terminal they are shown on.
+
 Both roots are parameters, so the same code reads a station's real tree and a
 tree built for a test. It only reads: no port is opened, and a file it cannot
 read is treated as absent rather than as an error, since sysfs attributes
@@ -164,6 +169,30 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((1, int(part)) if part.isdigit() else (0, part) for part in parts)
 
 
+def printable(text: str) -> str:
+    """``text`` with backslashes and non-printable characters escaped.
+
+    Control characters (ESC, BEL, C1 controls such as CSI), format characters
+    (bidirectional overrides) and other non-printables become ``\\x1b``,
+    ``\\u202e`` and the like, so the result shows what was there and cannot
+    act on a terminal.
+    """
+    return "".join(_escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
 def _tty_entries(sys_root: Path) -> list[Path]:
     """``/sys/class/tty`` entries backed by a device (not virtual consoles)."""
     folder = sys_root / "class" / "tty"
@@ -211,13 +240,14 @@ def _usb_attachment(tty: Path) -> UsbAttachment | None:
 
 
 def _attribute(path: Path) -> str | None:
-    """A sysfs attribute's first line, or None when absent, unreadable or empty."""
+    """A sysfs attribute's first line, escaped (``printable``), or None when
+    absent, unreadable or empty."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
+        with path.open(encoding="utf-8", errors="replace", newline="\n") as handle:
             value = handle.readline().strip()
     except OSError:
         return None
-    return value or None
+    return printable(value) or None
 
 
 def _hex_attribute(path: Path) -> int | None:
@@ -232,9 +262,9 @@ def _hex_attribute(path: Path) -> int | None:
 
 
 def _link_name(path: Path) -> str | None:
-    """Last part of a symlink's target (a driver's name), or None."""
+    """Last part of a symlink's target (a driver's name), escaped, or None."""
     try:
-        return Path(os.readlink(path)).name
+        return printable(Path(os.readlink(path)).name)
     except OSError:
         return None
 

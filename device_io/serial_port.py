@@ -29,6 +29,7 @@ import serial
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
+from device_io.discovery import printable
 from device_io.errors import LinkTimeout, PortBusy, PortError, PortGone, PortNotFound
 
 logger = logging.getLogger(__name__)
@@ -308,11 +309,13 @@ def _not_back(exc: PortError, wait: float) -> PortGone:
 
 
 def _describe(info: ListPortInfo) -> PortInfo:
+    # The serial number and description are the USB device's own strings.
+    serial_number = info.serial_number
     return PortInfo(
         device=info.device,
         vid=info.vid,
         pid=info.pid,
-        serial_number=info.serial_number,
+        serial_number=None if serial_number is None else printable(serial_number),
         location=info.location,
-        description=info.description,
+        description=printable(info.description),
     )

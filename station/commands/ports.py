@@ -20,6 +20,7 @@ from device_io.discovery import (
     PortInventory,
     UsbAttachment,
     discover_ports,
+    printable,
 )
 from station.commands import EXIT_OK, Subcommands
 from station.config import CONFIG_ENV, find_config, load_config
@@ -111,7 +112,7 @@ def _sections(
 
 def _port_block(port: DiscoveredPort, fixture: FixtureMap | None) -> str:
     """One port: a title line, then one line per fact that is known."""
-    title = str(port.device)
+    title = _shown(port.device)
     if fixture is not None:
         title += f"  {_slot_of(port, fixture)}"
 
@@ -119,9 +120,9 @@ def _port_block(port: DiscoveredPort, fixture: FixtureMap | None) -> str:
     if port.usb is not None:
         facts = _usb_facts(port.usb)
     facts.append(("driver", port.driver))
-    facts += [("by-id", str(link)) for link in port.by_id]
-    facts += [("by-path", str(link)) for link in port.by_path]
-    facts += [("link", str(link)) for link in port.stable_links]
+    facts += [("by-id", _shown(link)) for link in port.by_id]
+    facts += [("by-path", _shown(link)) for link in port.by_path]
+    facts += [("link", _shown(link)) for link in port.stable_links]
     rows = [f"  {label:<9} {value}" for label, value in facts if value]
     return "\n".join([title, *rows])
 
@@ -158,6 +159,11 @@ def _usb_facts(usb: UsbAttachment) -> list[tuple[str, str | None]]:
     ]
 
 
+def _shown(path: Path) -> str:
+    """A path as printed: link names come from USB strings, so escaped."""
+    return printable(str(path))
+
+
 def _hex(value: int | None) -> str:
     return "????" if value is None else f"{value:04x}"
 
@@ -165,8 +171,9 @@ def _hex(value: int | None) -> str:
 def _stable_links(found: PortInventory) -> str:
     rows = [f"station links in {found.dev_root / STABLE_LINK_DIR}"]
     for link in found.stable_links:
-        where = link.target if link.port else f"{link.target} (no such port)"
-        rows.append(f"  {link.path.name:<10} -> {where}")
+        target = _shown(link.target)
+        where = target if link.port else f"{target} (no such port)"
+        rows.append(f"  {printable(link.path.name):<10} -> {where}")
     return "\n".join(rows)
 
 
@@ -174,7 +181,7 @@ def _fixture_slots(found: PortInventory, fixture: FixtureMap, source: str) -> st
     rows = [f"fixture slots from {source}"]
     for slot in fixture.slots:
         ports = [
-            str(port.device)
+            _shown(port.device)
             for port in found.ports
             if port.usb is not None and slot.matches(port.usb)
         ]

@@ -244,6 +244,26 @@ def test_missing_or_garbled_attributes_leave_fields_empty(
     assert (port.usb.vid, port.usb.pid, port.usb.serial_number) == (None, None, None)
 
 
+def test_control_characters_in_usb_strings_are_escaped(machine: FakeMachine) -> None:
+    machine.usb_serial(
+        "1-1.2:1.0",
+        "ttyUSB0",
+        **{
+            **CP2102N,
+            "serial": "\x1b[2J\x1b]0;owned\x07A1",
+            "product": "UART\u009b31m bridge\x7f",
+            "manufacturer": "Acme\u202e",
+        },
+    )
+
+    (port,) = _scan(machine)
+
+    assert port.usb is not None
+    assert port.usb.serial_number == "\\x1b[2J\\x1b]0;owned\\x07A1"
+    assert port.usb.product == "UART\\x9b31m bridge\\x7f"
+    assert port.usb.manufacturer == "Acme\\u202e"
+
+
 def test_deep_hub_chains_keep_every_parent_a_rule_can_match(
     machine: FakeMachine,
 ) -> None:

@@ -138,6 +138,18 @@ def test_port_discovery_describes_usb_adapters() -> None:
     )
 
 
+def test_port_discovery_escapes_control_characters_in_usb_strings() -> None:
+    info = ListPortInfo("/dev/ttyUSB0", skip_link_detection=True)
+    info.serial_number, info.description = "\x1b[2JA1", "Quad\x07 RS232"
+
+    described = _describe(info)
+
+    assert (described.serial_number, described.description) == (
+        "\\x1b[2JA1",
+        "Quad\\x07 RS232",
+    )
+
+
 def test_port_discovery_lists_ports_sorted_by_device() -> None:
     ports = list_serial_ports()
 

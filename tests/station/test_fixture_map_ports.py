@@ -152,6 +152,23 @@ def test_a_port_with_other_usb_ids_is_in_no_slot_and_says_why(
     assert "  slot-2     1-1.2          no port\n" in run.stdout
 
 
+def test_escape_sequences_in_usb_strings_and_links_never_reach_the_terminal(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "machine"
+    _adapter(root, 1, "ttyUSB0", serial="\x1b[2JA1", product="\x1b]0;title\x07")
+    _link(root, "serial/by-id", "usb-\x1b[31mred-if00", "ttyUSB0")
+
+    run = _station("ports", *_roots(root), cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr
+    assert "\x1b" not in run.stdout
+    assert "\x07" not in run.stdout
+    assert "  serial    \\x1b[2JA1\n" in run.stdout
+    assert "\\x1b]0;title\\x07\n" in run.stdout
+    assert "/serial/by-id/usb-\\x1b[31mred-if00\n" in run.stdout
+
+
 def test_slots_come_from_the_configurations_fixture_map(
     machine: Path, tmp_path: Path
 ) -> None:
