@@ -12,6 +12,8 @@ from it (:mod:`station.udev_rules`) give each slot a stable link such as
 One schema serves both places a fixture map is written: its own TOML file
 (``[[slots]]`` tables, see ``fixtures/fixture-map.example.toml``) and the
 ``[fixture]`` section of the station configuration (``[[fixture.slots]]``).
+``load_fixture_map`` reads either file, so ``station udev-rules --fixture``
+and ``station ports --fixture`` take the station configuration as well.
 Every value that ends up in a udev rule is checked against a strict pattern
 here, so nothing in a fixture map can carry quotes, commas or line breaks into
 the rules.
@@ -47,6 +49,11 @@ USB_INTERFACE_PATH = re.compile(USB_PATH.pattern + r"(:[1-9][0-9]{0,2}\.[0-9]{1,
 # so "." and ".." cannot climb out of the folder.
 SLOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 USB_ID = re.compile(r"[0-9a-fA-F]{4}")
+# Top-level tables that only a station configuration has (``station.config``);
+# a file with one of them and no [fixture] is a configuration without a map.
+STATION_SECTIONS = frozenset(
+    {"station", "product_line", "publication", "trust", "issuer", "link"}
+)
 
 
 class FixtureMapError(ConfigError):
@@ -206,14 +213,16 @@ def _refuse_clash(first: FixtureSlot, second: FixtureSlot, i: int, j: int) -> No
 
 
 def load_fixture_map(path: Path) -> FixtureMap:
-    """Read and validate a fixture map file.
+    """Read and validate a fixture map file, or a station configuration's map.
 
     Args:
-        path: A TOML file of ``[[slots]]`` tables.
+        path: A TOML file of ``[[slots]]`` tables, or a station configuration
+            whose ``[fixture]`` table is the map.
 
     Raises:
-        FixtureMapError: The file cannot be read, is not TOML, or breaks a
-            rule; the message names the file, the line and the key.
+        FixtureMapError: The file cannot be read, is not TOML, is a station
+            configuration without a ``[fixture]`` table, or breaks a rule;
+            the message names the file, the line and the key.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -224,53 +233,70 @@ def load_fixture_map(path: Path) -> FixtureMap:
 
 
 def parse_fixture_map(text: str, *, source: str) -> FixtureMap:
-    """Validate fixture map TOML text.
+    """Validate fixture map TOML text, standalone or a station configuration.
 
     Args:
         text: The TOML text.
         source: Where the text came from, for error messages.
 
     Raises:
-        FixtureMapError: The text is not TOML or breaks a rule.
+        FixtureMapError: The text is not TOML, is a station configuration
+            without a ``[fixture]`` table, or breaks a rule.
     """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FixtureMapError(f"{source}: not valid TOML: {exc}") from exc
+    table, prefix = _map_table(data, source)
     try:
-        return FixtureMap.model_validate(data)
+        return FixtureMap.model_validate(table)
     except ValidationError as exc:
-        problems = [_describe(error, text, data) for error in exc.errors()]
+        problems = [_describe(error, text, table, prefix) for error in exc.errors()]
         raise FixtureMapError(f"{source}: " + "; ".join(problems)) from None
 
 
-def _describe(error: ErrorDetails, text: str, data: dict[str, object]) -> str:
+def _map_table(data: dict[str, object], source: str) -> tuple[object, tuple[str, ...]]:
+    """The table holding the map, and its keys' prefix in the document."""
+    if "fixture" in data:
+        return data["fixture"], ("fixture",)
+    if STATION_SECTIONS & data.keys():
+        raise FixtureMapError(
+            f"{source}: a station configuration with no [fixture] table: add the "
+            "map as [[fixture.slots]] tables, or name a fixture map file"
+        )
+    return data, ()
+
+
+def _describe(
+    error: ErrorDetails, text: str, table: object, prefix: tuple[str, ...]
+) -> str:
     """One problem: ``line N: key (slot name): message``."""
-    loc = error["loc"]
+    loc = (*prefix, *error["loc"])
     key = ".".join(str(part) for part in loc) or "(top level)"
-    lines = _lines_of(error, text)
+    lines = _lines_of(error, text, prefix)
     plural = "s" if " and " in lines else ""
     where = f"line{plural} {lines}: " if lines else ""
-    return f"{where}{key}{_slot_label(loc, data)}: {error['msg']}"
+    return f"{where}{key}{_slot_label(error['loc'], table)}: {error['msg']}"
 
 
-def _lines_of(error: ErrorDetails, text: str) -> str:
+def _lines_of(error: ErrorDetails, text: str, prefix: tuple[str, ...]) -> str:
     """The line (or, for a clash, both lines) an error points at."""
     context = error.get("ctx") or {}
     if "first" in context and "second" in context:
         found = [
-            _line_of(text, ("slots", context[which])) for which in ("first", "second")
+            _line_of(text, (*prefix, "slots", context[which]))
+            for which in ("first", "second")
         ]
         return " and ".join(str(line) for line in found if line is not None)
-    line = _line_of(text, error["loc"])
+    line = _line_of(text, (*prefix, *error["loc"]))
     return "" if line is None else str(line)
 
 
-def _slot_label(loc: tuple[int | str, ...], data: dict[str, object]) -> str:
+def _slot_label(loc: tuple[int | str, ...], table: object) -> str:
     """`` (slot 'name')`` for an error inside a slot that has a usable name."""
     if len(loc) < 2 or loc[0] != "slots" or not isinstance(loc[1], int):
         return ""
-    slots = data.get("slots")
+    slots = table.get("slots") if isinstance(table, dict) else None
     if not isinstance(slots, list) or loc[1] >= len(slots):
         return ""
     entry = slots[loc[1]]

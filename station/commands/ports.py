@@ -44,7 +44,8 @@ def register(commands: Subcommands) -> None:
         "--fixture",
         type=Path,
         metavar="FILE",
-        help="fixture map naming the slots (default: the configuration's)",
+        help="fixture map or station configuration naming the slots "
+        "(default: the configuration's [fixture])",
     )
     ports.add_argument(
         "--all", action="store_true", help="also list serial ports not on USB"

@@ -23,13 +23,21 @@ def register(commands: Subcommands) -> None:
         "udev-rules",
         help="make udev rules that give each fixture slot a stable link",
         description=(
-            "Make udev rules from a fixture map: the serial port of each slot "
+            "Make udev rules from a fixture map (its own file, or a station "
+            "configuration whose [fixture] table is the map): the serial port "
+            "of each slot "
             "gets /dev/provision/<slot>, matched by the USB path of its hub "
             f"port. Install them as /etc/udev/rules.d/{RULES_FILE} "
             "(see udev/README.md)."
         ),
     )
-    rules.add_argument("--fixture", type=Path, required=True, metavar="FILE")
+    rules.add_argument(
+        "--fixture",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="a fixture map, or a station configuration with a [fixture] table",
+    )
     rules.add_argument(
         "--group",
         default=DEFAULT_GROUP,

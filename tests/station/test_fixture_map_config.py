@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from station.config import load_config
+from station.config import StationConfig, load_config
 from station.errors import ConfigError
+from station.fixture_map import (
+    STATION_SECTIONS,
+    FixtureMapError,
+    load_fixture_map,
+    parse_fixture_map,
+)
 
 EXAMPLE = Path(__file__).parents[2] / "fixtures" / "station.example.toml"
 FIXTURE = """
@@ -20,6 +26,7 @@ name = "slot-2"
 usb_path = "1-1.2"
 vid = "10c4"
 """
+STATION_SLOTS = '\n[[slots]]\nname = "slot-1"\n'
 
 
 def _config(tmp_path: Path, tail: str) -> Path:
@@ -96,3 +103,47 @@ def test_duplicate_fixture_paths_are_refused_in_the_config(tmp_path: Path) -> No
 
     with pytest.raises(ConfigError, match="'slot-1' and 'slot-2' both use USB path"):
         load_config(_config(tmp_path, tail))
+
+
+STANDALONE = FIXTURE.replace("[[fixture.slots]]", "[[slots]]")
+
+
+def test_a_station_configuration_is_read_as_its_fixture_map(tmp_path: Path) -> None:
+    station = load_fixture_map(_config(tmp_path, FIXTURE + STATION_SLOTS))
+
+    assert station == parse_fixture_map(STANDALONE, source="map.toml")
+
+
+def test_an_error_in_the_configurations_fixture_names_its_key_and_line(
+    tmp_path: Path,
+) -> None:
+    path = _config(tmp_path, FIXTURE.replace('"1-1.2"', '"1-1.2.0"'))
+    line = path.read_text().splitlines().index('usb_path = "1-1.2.0"') + 1
+
+    with pytest.raises(FixtureMapError) as refused:
+        load_fixture_map(path)
+
+    assert str(refused.value).startswith(
+        f"{path}: line {line}: fixture.slots.1.usb_path (slot 'slot-2'): "
+        "'1-1.2.0' is not a USB path"
+    )
+
+
+def test_a_station_configuration_without_a_fixture_is_refused_as_such(
+    tmp_path: Path,
+) -> None:
+    path = _config(tmp_path, STATION_SLOTS.replace('name = "slot-1"', 'port = "x"'))
+
+    with pytest.raises(FixtureMapError) as refused:
+        load_fixture_map(path)
+
+    assert str(refused.value) == (
+        f"{path}: a station configuration with no [fixture] table: add the map "
+        "as [[fixture.slots]] tables, or name a fixture map file"
+    )
+
+
+def test_every_section_of_a_station_configuration_tells_it_from_a_map() -> None:
+    sections = set(StationConfig.model_fields) - {"fixture", "slots"}
+
+    assert sections == STATION_SECTIONS

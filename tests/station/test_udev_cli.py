@@ -84,3 +84,15 @@ def test_missing_fixture_map_exits_2(tmp_path: Path) -> None:
 
     assert run.returncode == 2
     assert "cannot read fixture map" in run.stderr
+
+
+def test_rules_come_from_a_station_configurations_fixture_table() -> None:
+    config = _station("udev-rules", "--fixture", "fixtures/station.example.toml")
+    standalone = _station("udev-rules", "--fixture", EXAMPLE_MAP)
+
+    assert config.returncode == 0, config.stderr
+    assert 'KERNELS=="1-1.1"' in config.stdout
+    assert 'SYMLINK+="provision/slot-2"' in config.stdout
+    assert 'ENV{ID_VENDOR_ID}=="10c4"' in config.stdout
+    assert config.stdout.count("SYMLINK+=") == 2
+    assert standalone.stdout.count("SYMLINK+=") == 8
