@@ -175,6 +175,8 @@ def _simulator(state_dir: Path, options: DemoOptions) -> Iterator[list[Simulated
         str(options.keygen_delay),
         "--firmware",
         DEMO_FIRMWARE,
+        # A demo killed outright must not leave its modules behind.
+        "--exit-with-parent",
         *[arg for spec in options.misbehave for arg in ("--misbehave", spec)],
     ]
     process = subprocess.Popen(command, stdout=log, stderr=log)
