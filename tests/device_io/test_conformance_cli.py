@@ -98,3 +98,18 @@ def test_missing_port_exits_2_with_one_clear_line(tmp_path: Path) -> None:
     assert (
         run.stderr.strip() == f"station: no serial port at {missing} (port {missing})"
     )
+
+
+@pytest.mark.parametrize("seconds", ["-1", "0", "nan", "inf", "soon"])
+def test_a_keygen_timeout_that_is_not_a_positive_number_is_refused(
+    seconds: str, tmp_path: Path
+) -> None:
+    run = _station(
+        "conformance", "--port", str(tmp_path / "port"), "--keygen-timeout", seconds
+    )
+
+    assert run.returncode == 2
+    assert "argument --keygen-timeout: must be a positive number of seconds" in (
+        run.stderr
+    )
+    assert run.stdout == ""
