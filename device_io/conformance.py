@@ -11,9 +11,12 @@ and, unless it was allowed to lock, ends with it too, so the module is left
 EMPTY. Locking is irreversible on real hardware: the lock checks run only with
 ``ConformanceOptions(lock=True)``.
 
-A check that fails with a link error (timeout, noise, a reset banner) is
-followed by a resync; a module that stops answering ends the run, and the
-checks left are reported as skipped.
+A failed check keeps its transcript: every command it sent with the lines
+the link read as the reply (``conformance_tap``), then whatever the module
+still sent, drained so it cannot pass for the next check's reply. A check
+that fails with a link error (timeout, noise, a reset banner) is followed by
+a resync; a module that stops answering ends the run, and the checks left
+are reported as skipped.
 """
 
 from __future__ import annotations
@@ -36,10 +39,10 @@ from device_io.conformance_probe import (
     Probe,
     Timeouts,
 )
-from device_io.conformance_tap import Exchange, RecordingPort
+from device_io.conformance_tap import Exchange, Recorder
 from device_io.errors import DeviceError, LinkError, PortError
 from device_io.link import Link, LinkSettings
-from device_io.serial_port import PortSettings
+from device_io.serial_port import PortSettings, SerialPort
 
 logger = logging.getLogger(__name__)
 
@@ -180,11 +183,11 @@ def run_conformance(
         ModuleNotTestable: The module is locked, so it cannot be tested.
     """
     options = options or ConformanceOptions()
-    serial_port = RecordingPort.open(port, slot=options.slot, settings=options.port)
-    with serial_port:
+    recorder = Recorder()
+    with SerialPort.open(port, slot=options.slot, settings=options.port) as opened:
         probe = Probe(
-            Link(serial_port, options.link),
-            serial_port.recorder,
+            Link(opened, options.link, tap=recorder),
+            recorder,
             timeouts=options.timeouts,
             ca=ThrowawayCa(),
         )
@@ -248,14 +251,26 @@ class _Run:
             self._stopped = f"the port failed during {check.name}"
             return self._failure(check, exc)
         except LinkError as exc:
-            # The rest of the reply belongs in this check's transcript.
-            self._probe.link.drain()
+            self._drain(check)
             failure = self._failure(check, exc)
             self._resync(check)
             return failure
         except DeviceError as exc:
+            self._drain(check)
             return self._failure(check, exc)
         return CheckResult(check, Verdict.PASS, detail or "")
+
+    def _drain(self, check: Check) -> None:
+        """Read what the module still sends after a check failed.
+
+        Those lines belong in the failing check's transcript, after the
+        exchange that failed, not among the next check's replies.
+        """
+        try:
+            self._probe.link.drain()
+        except PortError as exc:
+            self._port_failure = exc.message
+            self._stopped = f"the port failed after {check.name}"
 
     def _skip_reason(self, check: Check) -> str | None:
         if self._stopped:
@@ -275,6 +290,8 @@ class _Run:
         return CheckResult(check, Verdict.FAIL, exc.message, exchanges, evidence)
 
     def _resync(self, check: Check) -> None:
+        if self._stopped:
+            return
         try:
             self._probe.link.resync()
         except PortError as exc:

@@ -2,13 +2,15 @@
 
 One line per check with its verdict, name and what it proves; under it what a
 pass found, why a check failed or was skipped, and for a failure the bytes
-exchanged: ``>`` the command sent, ``<`` each line exactly as received.
+exchanged: ``>`` the command sent, ``<`` each line exactly as received, in
+the order the link read it, so the last exchange shown is the one the check
+failed on.
 """
 
 from __future__ import annotations
 
 from device_io.conformance import CheckResult, ConformanceReport, Evidence, Verdict
-from device_io.conformance_tap import Exchange, printable
+from device_io.conformance_tap import CRLF, Exchange, printable
 from device_io.pv import b64encode
 
 NAME_WIDTH = 27
@@ -18,6 +20,8 @@ SHOWN_EXCHANGES = 6
 # Sent lines longer than this (a deliberately over-long line) are cut.
 SHOWN_COMMAND = 120
 PROJECT_RULE = " [project rule]"
+# Marks lines read after the reply only to be discarded.
+DRAINED = "  (read after the reply, discarded)"
 BASE64_WIDTH = 64
 
 
@@ -99,8 +103,18 @@ def _exchange(exchange: Exchange) -> list[str]:
         if len(command) > SHOWN_COMMAND:
             command = f"{command[:SHOWN_COMMAND]}... ({len(exchange.sent)} bytes)"
         lines.append(f"> {command}")
-    received = exchange.reply_lines()
-    lines.extend(f"< {printable(line)}" for line in received)
-    if not received:
+    lines.extend(f"< {_received(line)}" for line in exchange.reply)
+    if not exchange.reply:
         lines.append("< (nothing)")
+    lines.extend(f"< {_received(line)}{DRAINED}" for line in exchange.drained)
     return lines
+
+
+def _received(frame: bytes) -> str:
+    """A line as received: CRLF implied, a bare LF shown, an unfinished line
+    said to be one."""
+    if frame.endswith(CRLF):
+        return printable(frame.removesuffix(CRLF))
+    if frame.endswith(b"\n"):
+        return printable(frame)
+    return printable(frame) + "  (unfinished line)"

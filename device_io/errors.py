@@ -124,7 +124,18 @@ class LinkTimeout(LinkError):
 
 
 class LinkNoise(LinkError):
-    """Bytes arrived that are not a well-formed line or reply."""
+    """Bytes arrived that are not a well-formed line or reply.
+
+    Attributes:
+        frame: The bytes of the noisy line as received, when the line
+            assembler found it, for a transcript; never part of the message.
+    """
+
+    def __init__(
+        self, message: str, *, frame: bytes = b"", **context: str | None
+    ) -> None:
+        super().__init__(message, **context)
+        self.frame = frame
 
 
 class ModuleReset(LinkError):

@@ -10,7 +10,9 @@ raw byte stream into those lines and nothing else:
   and its bytes are dropped up to the next line end, however long it runs.
 
 Noise says what was wrong with a line and how long it was; the bytes
-themselves are logged at DEBUG only, like every other raw frame.
+themselves are logged at DEBUG only, like every other raw frame, and kept on
+the noise (``LinkNoise.frame``) for a transcript such as the conformance
+runner's.
 """
 
 from __future__ import annotations
@@ -74,11 +76,20 @@ class LineAssembler:
             raise item
         return item
 
-    def clear(self) -> None:
-        """Forget every byte and line received so far."""
+    def clear(self) -> list[bytes]:
+        """Forget every byte and line received so far.
+
+        Returns:
+            What was forgotten, as received: each complete line with its line
+            end, then the bytes of an unfinished line, if any.
+        """
+        forgotten = [_frame(item) for item in self._ready]
+        if self._partial:
+            forgotten.append(bytes(self._partial))
         self._partial.clear()
         self._dropping = False
         self._ready.clear()
+        return forgotten
 
     def _finish(self, segment: bytes) -> None:
         if self._dropping:
@@ -87,13 +98,13 @@ class LineAssembler:
             return
         raw = bytes(self._partial) + segment
         self._partial.clear()
-        self._ready.append(_decode(raw, self._limit))
+        self._ready.append(_decode(raw + b"\n", self._limit))
 
     def _hold(self, rest: bytes) -> None:
         if self._dropping:
             return
         if len(self._partial) + len(rest) > self._limit + 1:
-            head = bytes(self._partial) + rest
+            head = (bytes(self._partial) + rest)[: self._limit + 1]
             self._partial.clear()
             self._dropping = True
             self._ready.append(
@@ -105,23 +116,32 @@ class LineAssembler:
         self._partial += rest
 
 
+def frame_of(line: str) -> bytes:
+    """A well-formed line as it arrived: its bytes and CRLF."""
+    return line.encode("ascii") + b"\r\n"
+
+
+def _frame(item: str | LinkNoise) -> bytes:
+    return item.frame if isinstance(item, LinkNoise) else frame_of(item)
+
+
 def _decode(raw: bytes, limit: int) -> str | LinkNoise:
-    """One line with its LF removed: its text, or the noise it is."""
-    if not raw.endswith(b"\r"):
-        return _noise(f"line of {len(raw)} bytes not ended by CRLF", raw)
-    body = raw[:-1]
+    """One line, LF included: its text without CRLF, or the noise it is."""
+    if not raw.endswith(b"\r\n"):
+        return _noise(f"line of {len(raw) - 1} bytes not ended by CRLF", raw)
+    body = raw[:-2]
     if len(body) > limit:
-        return _noise(f"line of {len(body)} bytes, longer than {limit} bytes", body)
+        return _noise(f"line of {len(body)} bytes, longer than {limit} bytes", raw)
     if strange := len(body.translate(None, _PRINTABLE)):
         return _noise(
             f"line of {len(body)} bytes with {strange} non-printable or non-ASCII "
             f"byte{'s' if strange > 1 else ''}",
-            body,
+            raw,
         )
     return body.decode("ascii")
 
 
 def _noise(what: str, raw: bytes) -> LinkNoise:
-    """Noise that says ``what``; the bytes go to the debug log only."""
+    """Noise that says ``what``; the bytes go to the debug log and the frame."""
     logger.debug("noise, %s: %r", what, raw[:_QUOTE_BYTES])
-    return LinkNoise(what)
+    return LinkNoise(what, frame=raw)

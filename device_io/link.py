@@ -15,7 +15,10 @@ the end of that command's own timeout, and then reports the command as not
 finished in time (``ModuleBusy``).
 
 Raw frames are logged at DEBUG only; errors say what was wrong with a reply
-and which command it answered, never its bytes.
+and which command it answered, never its bytes. A ``LinkTap`` given to the
+link sees every byte it writes and every line it reads, in the order the link
+takes them, so a transcript shows each command with the very lines the link
+read as its reply (the conformance runner's report is made this way).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from device_io.errors import (
     DeviceError,
@@ -37,7 +41,7 @@ from device_io.errors import (
     PvErrorCode,
     describe_code,
 )
-from device_io.lines import MAX_LINE_BYTES, LineAssembler
+from device_io.lines import MAX_LINE_BYTES, LineAssembler, frame_of
 from device_io.pv import (
     BANNER,
     Final,
@@ -80,6 +84,22 @@ class LinkSettings:
     busy_poll: float = 0.25
 
 
+class LinkTap(Protocol):
+    """Sees the link's traffic as the link takes it, for a transcript."""
+
+    def sent(self, data: bytes) -> None:
+        """Bytes written to the module: a command line and CRLF, or a CRLF."""
+
+    def heard(self, frame: bytes, *, drained: bool) -> None:
+        """One line as received, with whatever line end it had.
+
+        Args:
+            frame: The line's bytes; an unfinished line has no line end.
+            drained: True when the link read it only to discard it (a drain
+                after noise, or a busy module's output), not as a reply.
+        """
+
+
 @dataclass(frozen=True)
 class _Unfinished:
     """A command whose reply was cut short; the module may still run it."""
@@ -92,11 +112,24 @@ class _Unfinished:
 class Link:
     """Sends PV commands over an open port and collects their replies."""
 
-    def __init__(self, port: SerialPort, settings: LinkSettings | None = None) -> None:
-        """Use ``port``, which stays owned by the caller."""
+    def __init__(
+        self,
+        port: SerialPort,
+        settings: LinkSettings | None = None,
+        *,
+        tap: LinkTap | None = None,
+    ) -> None:
+        """Use ``port``, which stays owned by the caller.
+
+        Args:
+            port: The open port to the module.
+            settings: Resynchronisation timing; the defaults by default.
+            tap: Told of every byte written and line read, if given.
+        """
         self.port = port
         self._settings = settings or LinkSettings()
         self._lines = LineAssembler(limit=self._settings.line_limit)
+        self._tap = tap
         self._unfinished: _Unfinished | None = None
 
     def command(self, line: str, *, timeout: float) -> list[InfoLine]:
@@ -121,6 +154,7 @@ class Link:
             self._unfinished = _Unfinished(command_verb(line), timeout, deadline)
             raise LinkNoise(
                 f"{exc.message}, in the reply to {command_verb(line)}",
+                frame=exc.frame,
                 port=self.port.path,
                 slot=self.port.slot,
             ) from exc
@@ -173,7 +207,7 @@ class Link:
 
     def drain(self) -> int:
         """Discard input until the line falls quiet; return the bytes dropped."""
-        self._lines.clear()
+        self._forget_held()
         dropped = 0
         limit = time.monotonic() + self._settings.drain_limit
         while time.monotonic() < limit:
@@ -182,7 +216,9 @@ class Link:
             if not data:
                 break
             logger.debug("%s < (drained) %r", self.port.path, data)
+            self._lines.feed(data)
             dropped += len(data)
+        self._forget_held()
         return dropped
 
     def _left_running(
@@ -205,7 +241,7 @@ class Link:
                 value sent.
             ModuleError: The module refused the sync otherwise.
         """
-        self.port.write(b"\r\n")
+        self._write(b"\r\n")
         self.drain()
         token = secrets.token_hex(4)
         try:
@@ -258,9 +294,23 @@ class Link:
 
     def _discard_until(self, until: float) -> None:
         """Read and drop whatever arrives until ``until``."""
-        while (data := self.port.read(until)) and time.monotonic() < until:
+        while data := self.port.read(until):
             logger.debug("%s < (while busy) %r", self.port.path, data)
-        self._lines.clear()
+            self._lines.feed(data)
+            if time.monotonic() >= until:
+                break
+        self._forget_held()
+
+    def _forget_held(self) -> None:
+        """Drop every byte held for a line; the tap hears them as drained."""
+        for frame in self._lines.clear():
+            if self._tap is not None:
+                self._tap.heard(frame, drained=True)
+
+    def _write(self, data: bytes) -> None:
+        if self._tap is not None:
+            self._tap.sent(data)
+        self.port.write(data)
 
     def _exchange(self, line: str, deadline: float, timeout: float) -> list[InfoLine]:
         self._send(line)
@@ -282,12 +332,12 @@ class Link:
 
     def _send(self, line: str) -> None:
         logger.debug("%s > %s", self.port.path, line)
-        self.port.write(line.encode("ascii") + b"\r\n")
+        self._write(line.encode("ascii") + b"\r\n")
 
     def _next_line(self, deadline: float) -> str | None:
         """The next complete line, or None once the deadline has passed."""
         while True:
-            text = self._lines.pop()
+            text = self._pop()
             if text is not None:
                 logger.debug("%s < %s", self.port.path, text)
                 return text
@@ -295,6 +345,18 @@ class Link:
             if not data:
                 return None
             self._lines.feed(data)
+
+    def _pop(self) -> str | None:
+        """The assembler's next line, which the tap hears as a reply line."""
+        try:
+            text = self._lines.pop()
+        except LinkNoise as noise:
+            if self._tap is not None:
+                self._tap.heard(noise.frame, drained=False)
+            raise
+        if text is not None and self._tap is not None:
+            self._tap.heard(frame_of(text), drained=False)
+        return text
 
     def _timeout(self, line: str, timeout: float) -> LinkTimeout | PortGone:
         if not self.port.present():

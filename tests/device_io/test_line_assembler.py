@@ -126,12 +126,13 @@ def test_a_malformed_line_is_noise_and_the_next_line_still_arrives(
     assert assembler.pop() == "OK"
 
 
-def test_clear_forgets_held_bytes_and_lines() -> None:
+def test_clear_forgets_held_bytes_and_lines_and_returns_them_as_received() -> None:
     assembler = LineAssembler()
-    assembler.feed(b"OK\r\nhalf a li")
+    assembler.feed(b"OK\r\nERR\xffOR\r\nbare\nhalf a li")
 
-    assembler.clear()
+    forgotten = assembler.clear()
 
+    assert forgotten == [b"OK\r\n", b"ERR\xffOR\r\n", b"bare\n", b"half a li"]
     assert assembler.pop() is None
     assert assembler.pending == 0
 
