@@ -11,6 +11,10 @@ and, unless it was allowed to lock, ends with it too, so the module is left
 EMPTY. Locking is irreversible on real hardware: the lock checks run only with
 ``ConformanceOptions(lock=True)``.
 
+A reply the link may have damaged is asked again once where that is safe
+(``conformance_probe``); a check that link damage keeps from a verdict ends
+as NOISE, neither passed nor failed, and the run resyncs and goes on.
+
 A failed check keeps its transcript: every command it sent with the lines
 the link read as the reply (``conformance_tap``), then whatever the module
 still sent, drained so it cannot pass for the next check's reply. A check
@@ -32,6 +36,7 @@ from device_io.conformance_checks_keys import KEY_CHECKS
 from device_io.conformance_checks_life import LIFE_CHECKS
 from device_io.conformance_checks_link import LINK_CHECKS
 from device_io.conformance_checks_writes import WRITE_CHECKS
+from device_io.conformance_noise import DamagedReply
 from device_io.conformance_probe import (
     ContractBreach,
     Evidence,
@@ -52,6 +57,7 @@ __all__ = [
     "ConformanceOptions",
     "ConformanceReport",
     "ContractBreach",
+    "DamagedReply",
     "Evidence",
     "ModuleNotTestable",
     "Timeouts",
@@ -77,6 +83,8 @@ class Verdict(StrEnum):
     PASS = "PASS"  # noqa: S105
     FAIL = "FAIL"
     SKIP = "SKIP"
+    # Link damage kept the check from a verdict on the firmware.
+    NOISE = "NOISE"
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,14 @@ class CheckResult:
 
     Attributes:
         check: The check.
-        verdict: Pass, fail or skip.
-        detail: What a pass found, why it failed, or why it was skipped.
-        exchanges: On a failure, the bytes the check exchanged with the module.
+        verdict: Pass, fail, skip or noise.
+        detail: What a pass found, why it failed, why it was skipped, or what
+            link damage kept it from a verdict.
+        exchanges: On a failure or noise, the bytes the check exchanged with
+            the module.
         evidence: On a failure, bytes read earlier that the verdict was made
             on, if any.
+        noted: Commands asked again after link damage during the check.
     """
 
     check: Check
@@ -97,6 +108,7 @@ class CheckResult:
     detail: str = ""
     exchanges: tuple[Exchange, ...] = ()
     evidence: Evidence | None = None
+    noted: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -135,9 +147,15 @@ class ConformanceReport:
         return [result for result in self.results if result.verdict is Verdict.FAIL]
 
     @property
+    def damaged(self) -> list[CheckResult]:
+        """The checks link damage kept from a verdict."""
+        return [result for result in self.results if result.verdict is Verdict.NOISE]
+
+    @property
     def passed(self) -> bool:
-        """True when no check failed and the port held to the end."""
-        return not self.failed and self.port_failure is None
+        """True when no check failed or went without a verdict, and the port
+        held to the end."""
+        return not self.failed and not self.damaged and self.port_failure is None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,6 +260,7 @@ class _Run:
             return CheckResult(check, Verdict.SKIP, reason)
 
         self._probe.recorder.clear()
+        self._probe.judge.noted.clear()
         try:
             detail = check.run(self._probe)
         except ModuleNotTestable:
@@ -250,7 +269,7 @@ class _Run:
             self._port_failure = exc.message
             self._stopped = f"the port failed during {check.name}"
             return self._failure(check, exc)
-        except LinkError as exc:
+        except (LinkError, DamagedReply) as exc:
             self._drain(check)
             failure = self._failure(check, exc)
             self._resync(check)
@@ -258,7 +277,9 @@ class _Run:
         except DeviceError as exc:
             self._drain(check)
             return self._failure(check, exc)
-        return CheckResult(check, Verdict.PASS, detail or "")
+        return CheckResult(
+            check, Verdict.PASS, detail or "", noted=tuple(self._probe.judge.noted)
+        )
 
     def _drain(self, check: Check) -> None:
         """Read what the module still sends after a check failed.
@@ -285,9 +306,11 @@ class _Run:
         return None
 
     def _failure(self, check: Check, exc: DeviceError) -> CheckResult:
+        verdict = Verdict.NOISE if isinstance(exc, DamagedReply) else Verdict.FAIL
         exchanges = tuple(self._probe.recorder.exchanges)
         evidence = exc.evidence if isinstance(exc, ContractBreach) else None
-        return CheckResult(check, Verdict.FAIL, exc.message, exchanges, evidence)
+        noted = tuple(self._probe.judge.noted)
+        return CheckResult(check, verdict, exc.message, exchanges, evidence, noted)
 
     def _resync(self, check: Check) -> None:
         if self._stopped:

@@ -22,7 +22,6 @@ from device_io.conformance_probe import (
     Evidence,
     Probe,
     load_p256,
-    verify_challenge,
 )
 from device_io.errors import PvErrorCode
 from device_io.pv import (
@@ -70,13 +69,12 @@ def _keygen_parameters(probe: Probe) -> None:
     requires=["pvkeygen.new"],
 )
 def _keygen_keep(probe: Probe) -> None:
-    before = probe.object_hash(PvObject.PUB)
+    before = probe.settled_hash(PvObject.PUB)
 
     if probe.keygen(0):
         raise ContractBreach("+PVKEYGEN says a new key was made without NEW")
 
-    if probe.object_hash(PvObject.PUB) != before:
-        raise ContractBreach("PUB changed although the key was to be kept")
+    probe.expect_hash(PvObject.PUB, before, "although the key was to be kept")
 
 
 @check(
@@ -217,8 +215,7 @@ def declare_object_checks(checks: CheckList, slot: int, keygen: str) -> None:
     def _sign(probe: Probe) -> None:
         for _ in range(2):
             challenge = secrets.token_bytes(32)
-            signature = probe.sign(slot, challenge)
-            verify_challenge(probe.public_key(slot), signature, challenge, pub.value)
+            probe.sign(slot, challenge, key=probe.public_key(slot), what=pub.value)
 
 
 declare_object_checks(KEY_CHECKS, 0, "pvkeygen.new")
@@ -342,7 +339,7 @@ def _lock_before_commit(probe: Probe) -> None:
     project_rule=True,
 )
 def _reset_wrong_serial(probe: Probe) -> None:
-    before = probe.object_hash(PvObject.PUB)
+    before = probe.settled_hash(PvObject.PUB)
 
     probe.refused(
         cmd_reset(other_serial(probe.serial)),
@@ -351,8 +348,7 @@ def _reset_wrong_serial(probe: Probe) -> None:
     )
 
     probe.expect_state(SlotState.KEY, "after a refused AT+PVRESET")
-    if probe.object_hash(PvObject.PUB) != before:
-        raise ContractBreach("PUB changed after a refused AT+PVRESET")
+    probe.expect_hash(PvObject.PUB, before, "after a refused AT+PVRESET")
 
 
 def other_serial(serial: str) -> str:

@@ -8,7 +8,7 @@ import secrets
 
 from device_io.conformance_check import CheckList, When
 from device_io.conformance_checks_keys import declare_object_checks, other_serial
-from device_io.conformance_probe import ContractBreach, Probe, verify_challenge
+from device_io.conformance_probe import ContractBreach, Probe
 from device_io.errors import PvErrorCode
 from device_io.pv import (
     PvObject,
@@ -202,8 +202,7 @@ def _expect_promoted(probe: Probe) -> None:
         raise ContractBreach("CHAIN is not the former CHAIN1 after AT+PVPROMOTE")
 
     challenge = secrets.token_bytes(32)
-    signature = probe.sign(0, challenge)
-    verify_challenge(probe.public_key(1), signature, challenge, "the former PUB1")
+    probe.sign(0, challenge, key=probe.public_key(1), what="the former PUB1")
     probe.refused(cmd_sign(1, _CHALLENGE), PvErrorCode.NO_KEY)
 
     probe.forget_key(0)

@@ -8,18 +8,21 @@ import secrets
 
 from device_io.conformance_check import CheckList
 from device_io.conformance_probe import ContractBreach, ModuleNotTestable, Probe
-from device_io.errors import LinkNoise, PvErrorCode
+from device_io.errors import IdentityError, LinkNoise, PvErrorCode
 from device_io.identity import ModuleIdentity
 from device_io.link import UNSOLICITED_PREFIX
 from device_io.pv import (
     LINE_OVERHEAD,
     PV_VERSION,
     Capabilities,
+    InfoLine,
     PvObject,
+    RawIdentity,
     SlotState,
     WriteStatus,
     cmd_cap,
     cmd_hash,
+    cmd_id,
     cmd_read,
     cmd_sign,
     cmd_sync,
@@ -44,12 +47,20 @@ def _sync(probe: Probe) -> str:
     probe.link.resync()
 
     for _ in range(2):
-        token = secrets.token_hex(4)
-        echoed = parse_sync(probe.info(cmd_sync(token), "PVSYNC"))
-        if echoed != token:
-            raise ContractBreach(f"sent {token}, +PVSYNC echoed {echoed}")
+        _echo(probe, secrets.token_hex(4), "")
 
     return _link_habits(probe)
+
+
+def _echo(probe: Probe, token: str, after: str) -> None:
+    """``AT+PVSYNC=<token>`` must echo the token."""
+
+    def echoed(info: InfoLine) -> None:
+        echo = parse_sync(info)
+        if echo != token:
+            raise ContractBreach(f"sent {token}{after}, +PVSYNC echoed {echo}")
+
+    probe.reply(cmd_sync(token), "PVSYNC", echoed)
 
 
 def _link_habits(probe: Probe) -> str:
@@ -70,10 +81,9 @@ def _link_habits(probe: Probe) -> str:
     requires=["link.sync"],
 )
 def _capabilities(probe: Probe) -> str:
-    caps = Capabilities.parse(probe.info(cmd_cap(), "PVCAP"))
-    again = Capabilities.parse(probe.info(cmd_cap(), "PVCAP"))
-    if caps != again:
-        raise ContractBreach(f"two reads disagree: {caps} then {again}")
+    caps = probe.judge.settled(
+        lambda: probe.reply(cmd_cap(), "PVCAP", Capabilities.parse), "AT+PVCAP?"
+    )
 
     probe.learnt.caps = caps
     return (
@@ -122,17 +132,7 @@ def _limits(probe: Probe) -> str:
     requires=["link.sync"],
 )
 def _identity(probe: Probe) -> str:
-    first = probe.identity()
-    line = probe.raw_line("+PVID:")
-    if not _PVID_LINE.fullmatch(line):
-        raise ContractBreach(
-            f"+PVID line is not five quoted fields and a state: {line!r}"
-        )
-
-    identity = ModuleIdentity.from_raw(first)
-    second = probe.identity()
-    if second != first:
-        raise ContractBreach(f"two reads disagree: {first} then {second}")
+    identity = probe.judge.settled(lambda: _read_identity(probe), "AT+PVID?")
 
     probe.learnt.identity = identity
     probe.learnt.start_state = identity.state
@@ -140,6 +140,25 @@ def _identity(probe: Probe) -> str:
         f"{identity.serial}, MAC {identity.mac}, model {identity.model}, "
         f"lot {identity.lot}, firmware {identity.firmware}, {identity.state.value}"
     )
+
+
+def _read_identity(probe: Probe) -> ModuleIdentity:
+    """One ``AT+PVID?``, its reply checked by ``_valid_identity``."""
+    return probe.reply(cmd_id(), "PVID", lambda info: _valid_identity(probe, info))
+
+
+def _valid_identity(probe: Probe, info: InfoLine) -> ModuleIdentity:
+    """The identity of a +PVID line written as the contract says, each field
+    within its rule."""
+    line = probe.raw_line("+PVID:")
+    if not _PVID_LINE.fullmatch(line):
+        raise ContractBreach(
+            f"+PVID line is not five quoted fields and a state: {line!r}"
+        )
+    try:
+        return ModuleIdentity.from_raw(RawIdentity.parse(info))
+    except IdentityError as exc:
+        raise ContractBreach(exc.message) from exc
 
 
 @check(
@@ -196,9 +215,7 @@ def _overlong_line(probe: Probe) -> str:
         probe.link.drain()
         _judge_overlong_reply(probe, line)
 
-    token = secrets.token_hex(4)
-    if parse_sync(probe.info(cmd_sync(token), "PVSYNC")) != token:
-        raise ContractBreach("after the long line, AT+PVSYNC did not echo its value")
+    _echo(probe, secrets.token_hex(4), " after the long line")
     return f"{len(line)} bytes sent"
 
 

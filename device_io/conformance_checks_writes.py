@@ -269,14 +269,13 @@ def _read_back(probe: Probe) -> None:
     requires=["pvwcommit.chain"],
 )
 def _keygen_new_over_chain(probe: Probe) -> None:
-    before = probe.object_hash(PvObject.PUB)
+    before = probe.settled_hash(PvObject.PUB)
 
     probe.refused(
         "AT+PVKEYGEN=0,P256,NEW", PvErrorCode.KEY_EXISTS, timeout=probe.timeouts.keygen
     )
 
-    if probe.object_hash(PvObject.PUB) != before:
-        raise ContractBreach("PUB changed after a refused AT+PVKEYGEN NEW")
+    probe.expect_hash(PvObject.PUB, before, "after a refused AT+PVKEYGEN NEW")
     probe.expect_state(SlotState.CERT, "after a refused AT+PVKEYGEN NEW")
 
 
@@ -302,7 +301,7 @@ def _refused_commit(
     probe: Probe, data: bytes, code: PvErrorCode, *, announced: str | None = None
 ) -> None:
     """Stage ``data`` whole; the commit must be refused and store nothing."""
-    state = probe.identity().state
+    state = probe.judge.settled(lambda: probe.identity().state, "AT+PVID?")
     probe.ok(cmd_wabort())
     probe.begin(CHAIN, data, sha256=announced)
     probe.write(data)
@@ -310,11 +309,7 @@ def _refused_commit(
     probe.refused(cmd_wcommit(), code, timeout=probe.timeouts.commit)
 
     probe.ok(cmd_wabort())
-    after = probe.identity().state
-    if after != state:
-        raise ContractBreach(
-            f"AT+PVID? reports {after} after a refused commit, {state} before"
-        )
+    probe.expect_state(state, "after a refused commit")
 
 
 def _staged(data: bytes, next_offset: int) -> WriteStatus:

@@ -6,11 +6,18 @@ error code, chunk lengths, CRCs and hashes. It does none of the station's
 recovery: a conformance run must see what the firmware does, not what the
 station can make of it. What the run learns on the way (limits, identity,
 objects read, chains committed) is kept here for later checks.
+
+One thing it does tell apart is damage on the link: a reply that may have
+been damaged on the way is asked again where that is safe, as
+``conformance_noise`` describes, so that noise is not taken for a firmware
+bug.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -19,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from device_io.conformance_ca import ThrowawayCa
+from device_io.conformance_noise import DamagedReply, NoiseJudge, WrongAnswer
 from device_io.conformance_tap import Recorder
 from device_io.errors import DeviceError, ModuleError, PvErrorCode, describe_code
 from device_io.identity import ModuleIdentity
@@ -51,6 +59,8 @@ from device_io.pv import (
     sha256_hex,
 )
 
+_T = TypeVar("_T")
+
 PUBLIC_KEYS = {0: PvObject.PUB, 1: PvObject.PUB1}
 CSRS = {0: PvObject.CSR, 1: PvObject.CSR1}
 CHAINS = {0: PvObject.CHAIN, 1: PvObject.CHAIN1}
@@ -70,7 +80,7 @@ class Evidence:
     data: bytes
 
 
-class ContractBreach(DeviceError):
+class ContractBreach(WrongAnswer):
     """The module answered, but not as the PV contract says.
 
     Attributes:
@@ -142,6 +152,7 @@ class Probe:
         self.timeouts = timeouts
         self.ca = ca
         self.learnt = Learnt()
+        self.judge = NoiseJudge(link)
 
     # --- what the run has learnt ----------------------------------------------
 
@@ -184,23 +195,30 @@ class Probe:
     # --- exchanges --------------------------------------------------------------
 
     def command(self, line: str, *, timeout: float | None = None) -> list[InfoLine]:
-        """Send one command; its ``+NAME:`` lines (``ModuleError`` on ERROR)."""
+        """Send one command once; its ``+NAME:`` lines (``ModuleError`` on ERROR)."""
         return self.link.command(line, timeout=timeout or self.timeouts.command)
+
+    def reply(
+        self,
+        line: str,
+        name: str,
+        parse: Callable[[InfoLine], _T],
+        *,
+        timeout: float | None = None,
+    ) -> _T:
+        """Send a command whose reply must be one ``+NAME:`` line and OK, and
+        read that line with ``parse``; a damaged reply is asked again."""
+        return self.judge.judged(
+            line, lambda: parse(_one(self.command(line, timeout=timeout), name))
+        )
 
     def info(self, line: str, name: str, *, timeout: float | None = None) -> InfoLine:
         """Send a command whose reply must be one ``+NAME:`` line and OK."""
-        infos = self.command(line, timeout=timeout)
-        if [info.name for info in infos] != [name]:
-            raise ContractBreach(
-                f"expected one +{name} line before OK, got {_names(infos)}"
-            )
-        return infos[0]
+        return self.reply(line, name, lambda info: info, timeout=timeout)
 
     def ok(self, line: str, *, timeout: float | None = None) -> None:
         """Send a command whose reply must be a bare OK."""
-        infos = self.command(line, timeout=timeout)
-        if infos:
-            raise ContractBreach(f"expected a bare OK, got {_names(infos)} first")
+        self.judge.judged(line, lambda: _bare(self.command(line, timeout=timeout)))
 
     def refused(
         self, line: str, code: PvErrorCode, *, timeout: float | None = None
@@ -208,7 +226,9 @@ class Probe:
         """Send a command the module must refuse with ``ERROR: <code>``."""
         expected = f"ERROR: {code.value}{describe_code(code)}"
         try:
-            infos = self.command(line, timeout=timeout)
+            infos = self.judge.judged(
+                line, lambda: self.command(line, timeout=timeout), refusal=code
+            )
         except ModuleError as exc:
             if exc.code == code:
                 return
@@ -230,22 +250,29 @@ class Probe:
 
     def identity(self) -> RawIdentity:
         """The fields of ``AT+PVID?``."""
-        return RawIdentity.parse(self.info(cmd_id(), "PVID"))
+        return self.reply(cmd_id(), "PVID", RawIdentity.parse)
 
-    def expect_state(self, expected: SlotState, after: str) -> None:
-        """The module must report ``expected`` as the state of slot 0."""
-        state = self.identity().state
-        if state != expected.value:
-            raise ContractBreach(
-                f"AT+PVID? reports {state} {after}, expected {expected.value}"
-            )
+    def expect_state(self, expected: str, after: str) -> None:
+        """The module must report ``expected`` (a ``SlotState`` or the state
+        read before) as the state of slot 0."""
+
+        def in_state(info: InfoLine) -> None:
+            state = RawIdentity.parse(info).state
+            if state != expected:
+                raise ContractBreach(
+                    f"AT+PVID? reports {state} {after}, expected {expected}"
+                )
+
+        self.reply(cmd_id(), "PVID", in_state)
 
     def keygen(self, slot: int, *, new: bool = False) -> bool:
         """``AT+PVKEYGEN``; True when the module says it made a new key."""
-        info = self.info(
-            cmd_keygen(slot, new=new), "PVKEYGEN", timeout=self.timeouts.keygen
+        result = self.reply(
+            cmd_keygen(slot, new=new),
+            "PVKEYGEN",
+            KeyGenResult.parse,
+            timeout=self.timeouts.keygen,
         )
-        result = KeyGenResult.parse(info)
         if result.slot != slot:
             raise ContractBreach(
                 f"asked for slot {slot}, +PVKEYGEN names {result.slot}"
@@ -256,52 +283,92 @@ class Probe:
         """``AT+PVRESET=<serial>`` with the module's own serial."""
         self.ok(cmd_reset(self.serial), timeout=self.timeouts.commit)
 
-    def sign(self, slot: int, challenge: bytes) -> bytes:
-        """``AT+PVSIGN``: the DER signature the module returns."""
-        return parse_sign(self.info(cmd_sign(slot, challenge), "PVSIGN"))
+    def sign(
+        self,
+        slot: int,
+        challenge: bytes,
+        *,
+        key: ec.EllipticCurvePublicKey,
+        what: str,
+    ) -> bytes:
+        """``AT+PVSIGN``: a DER signature over the challenge that verifies with
+        ``key`` (named ``what``). A challenge or signature changed on the link
+        fails to verify too, so a failure is asked again."""
+
+        def verified(info: InfoLine) -> bytes:
+            signature = parse_sign(info)
+            verify_challenge(key, signature, challenge, what)
+            return signature
+
+        return self.reply(cmd_sign(slot, challenge), "PVSIGN", verified)
 
     # --- reading objects -----------------------------------------------------
 
     def object_hash(self, obj: PvObject) -> ObjectHash:
         """``AT+PVHASH``, naming the object asked for."""
-        reply = ObjectHash.parse(self.info(cmd_hash(obj), "PVHASH"))
-        if reply.obj != obj.value:
-            raise ContractBreach(f"asked for the hash of {obj.value}, got {reply.obj}")
-        return reply
+        return self.reply(cmd_hash(obj), "PVHASH", lambda info: _hash_of(info, obj))
 
-    def read_chunk(self, obj: PvObject, offset: int, length: int) -> ReadChunk:
+    def settled_hash(self, obj: PvObject) -> ObjectHash:
+        """``AT+PVHASH`` read until two reads agree: a value to compare later."""
+        return self.judge.settled(lambda: self.object_hash(obj), f"{obj.value} hash")
+
+    def expect_hash(self, obj: PvObject, expected: ObjectHash, after: str) -> None:
+        """``AT+PVHASH`` must report ``expected``: the object is unchanged."""
+
+        def unchanged(info: InfoLine) -> None:
+            if _hash_of(info, obj) != expected:
+                raise ContractBreach(f"{obj.value} changed {after}")
+
+        self.reply(cmd_hash(obj), "PVHASH", unchanged)
+
+    def read_chunk(
+        self, obj: PvObject, offset: int, length: int, *, total: int | None = None
+    ) -> ReadChunk:
         """One ``AT+PVREAD``: CRC-32 checked, the line within max line, the
-        object, offset and total as asked."""
-        chunk = ReadChunk.parse(self.info(cmd_read(obj, offset, length), "PVREAD"))
+        object and offset as asked; with ``total``, also that total and
+        ``length`` bytes. A reply that fails is asked again (a read changes
+        nothing), so a digit changed on the link is not taken for the
+        firmware's answer."""
+
+        def as_asked(info: InfoLine) -> ReadChunk:
+            chunk = ReadChunk.parse(info)
+            self._check_read_line()
+            if (chunk.obj, chunk.offset) != (obj.value, offset):
+                raise ContractBreach(
+                    f"asked for {obj.value} at {offset}, got {chunk.obj} at "
+                    f"{chunk.offset}"
+                )
+            if total is not None and (chunk.total, len(chunk.data)) != (
+                total,
+                length,
+            ):
+                raise ContractBreach(
+                    f"asked for {length} bytes of {obj.value} at {offset} "
+                    f"(total {total}), got {len(chunk.data)} bytes of total "
+                    f"{chunk.total}"
+                )
+            return chunk
+
+        return self.reply(cmd_read(obj, offset, length), "PVREAD", as_asked)
+
+    def _check_read_line(self) -> None:
         line = self.raw_line("+PVREAD:")
         if len(line) > self.caps.max_line:
             raise ContractBreach(
                 f"+PVREAD line of {len(line)} bytes is over the max line "
                 f"{self.caps.max_line}"
             )
-        if (chunk.obj, chunk.offset) != (obj.value, offset):
-            raise ContractBreach(
-                f"asked for {obj.value} at {offset}, got {chunk.obj} at {chunk.offset}"
-            )
-        return chunk
 
     def read_object(self, obj: PvObject) -> bytes:
         """A whole object in chunks of the PVCAP size, each of the length
         asked but the short last one, and its SHA-256 as ``AT+PVHASH`` said.
         """
-        expected = self.object_hash(obj)
+        expected = self.settled_hash(obj)
         data = bytearray()
 
         while len(data) < expected.total:
             length = min(self.chunk, expected.total - len(data))
-            chunk = self.read_chunk(obj, len(data), length)
-            if (chunk.total, len(chunk.data)) != (expected.total, length):
-                raise ContractBreach(
-                    f"asked for {length} bytes of {obj.value} at {len(data)} "
-                    f"(total {expected.total}), got {len(chunk.data)} bytes "
-                    f"of total {chunk.total}"
-                )
-            data += chunk.data
+            data += self.read_chunk(obj, len(data), length, total=expected.total).data
 
         if sha256_hex(bytes(data)) != expected.sha256:
             raise ContractBreach(
@@ -323,43 +390,65 @@ class Probe:
         offset = start
         while offset < stop:
             piece = data[offset : min(offset + self.chunk, stop)]
-            reply = WriteProgress.parse(self.info(cmd_write(offset, piece), "PVW"))
-            if reply.next_offset != offset + len(piece):
-                raise ContractBreach(
-                    f"after {len(piece)} bytes at {offset}, +PVW names "
-                    f"{reply.next_offset}, not {offset + len(piece)}"
-                )
-            offset = reply.next_offset
+            offset = self._write_chunk(offset, piece)
         return offset
+
+    def _write_chunk(self, offset: int, piece: bytes) -> int:
+        reply = self.reply(cmd_write(offset, piece), "PVW", WriteProgress.parse)
+        end = offset + len(piece)
+        if reply.next_offset != end:
+            said = (
+                f"after {len(piece)} bytes at {offset}, +PVW names {reply.next_offset}"
+            )
+            # A digit changed on the link reads as a valid reply: the staged
+            # write tells whether the module or the link said it.
+            if self.write_status().next_offset == end:
+                raise DamagedReply(
+                    f"{said}, but AT+PVWSTAT? shows {end}: the reply was damaged "
+                    "on the link, or +PVW and AT+PVWSTAT? disagree; no verdict"
+                )
+            raise ContractBreach(f"{said}, not {end}")
+        return end
 
     def write_status(self) -> WriteStatus:
         """``AT+PVWSTAT?``."""
-        return WriteStatus.parse(self.info(cmd_wstat(), "PVWSTAT"))
+        return self.reply(cmd_wstat(), "PVWSTAT", WriteStatus.parse)
 
     def expect_write_status(self, expected: WriteStatus, after: str) -> None:
         """``AT+PVWSTAT?`` must report ``expected``."""
-        status = self.write_status()
-        if status != expected:
-            raise ContractBreach(
-                f"AT+PVWSTAT? {after} reports {_status(status)}, "
-                f"expected {_status(expected)}"
-            )
+
+        def as_expected(info: InfoLine) -> None:
+            status = WriteStatus.parse(info)
+            if status != expected:
+                raise ContractBreach(
+                    f"AT+PVWSTAT? {after} reports {_status(status)}, "
+                    f"expected {_status(expected)}"
+                )
+
+        self.reply(cmd_wstat(), "PVWSTAT", as_expected)
 
     def commit(self) -> str:
         """``AT+PVWCOMMIT``: the SHA-256 the module says it stored."""
-        return parse_commit(
-            self.info(cmd_wcommit(), "PVWCOMMIT", timeout=self.timeouts.commit)
+        return self.reply(
+            cmd_wcommit(), "PVWCOMMIT", parse_commit, timeout=self.timeouts.commit
         )
 
     def commit_object(self, obj: PvObject, data: bytes) -> None:
         """Stage ``data`` whole and commit it; the reply names its SHA-256."""
         self.begin(obj, data)
         self.write(data)
-        digest = self.commit()
-        if digest != sha256_hex(data):
-            raise ContractBreach(
-                f"+PVWCOMMIT names {digest}, the SHA-256 written is {sha256_hex(data)}"
-            )
+        digest, written = self.commit(), sha256_hex(data)
+        if digest != written:
+            said = f"+PVWCOMMIT names {digest}, the SHA-256 written is {written}"
+            # A digit changed on the link reads as a valid reply: the stored
+            # object tells whether the module or the link said it.
+            if self.object_hash(obj).sha256 == written:
+                raise DamagedReply(
+                    f"{said}, and AT+PVHASH shows the bytes written: the reply was "
+                    "damaged on the link, or +PVWCOMMIT and AT+PVHASH disagree; "
+                    "no verdict"
+                )
+            raise ContractBreach(said)
 
 
 def load_p256(der: bytes, what: str) -> ec.EllipticCurvePublicKey:
@@ -399,6 +488,28 @@ def verify_challenge(
         ) from None
 
 
+def _hash_of(info: InfoLine, obj: PvObject) -> ObjectHash:
+    reply = ObjectHash.parse(info)
+    if reply.obj != obj.value:
+        raise ContractBreach(f"asked for the hash of {obj.value}, got {reply.obj}")
+    return reply
+
+
+def _one(infos: list[InfoLine], name: str) -> InfoLine:
+    """The one ``+NAME:`` line a reply must hold."""
+    if [info.name for info in infos] != [name]:
+        raise ContractBreach(
+            f"expected one +{name} line before OK, got {_names(infos)}"
+        )
+    return infos[0]
+
+
+def _bare(infos: list[InfoLine]) -> None:
+    """A reply that must be a bare OK."""
+    if infos:
+        raise ContractBreach(f"expected a bare OK, got {_names(infos)} first")
+
+
 def _names(infos: list[InfoLine]) -> str:
     return ", ".join(f"+{info.name}" for info in infos) or "no line"
 
@@ -406,4 +517,4 @@ def _names(infos: list[InfoLine]) -> str:
 def _status(status: WriteStatus) -> str:
     if status.obj is None:
         return "NONE"
-    return f"{status.obj},{status.total},{status.sha256[:8]}...,{status.next_offset}"
+    return f"{status.obj},{status.total},{status.sha256},{status.next_offset}"

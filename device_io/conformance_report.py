@@ -1,7 +1,9 @@
 """How a conformance run reads on a terminal.
 
 One line per check with its verdict, name and what it proves; under it what a
-pass found, why a check failed or was skipped, and for a failure the bytes
+pass found, why a check failed or was skipped (or what link damage kept it
+from a verdict), any command asked again after link noise, and for a failure
+the bytes
 exchanged: ``>`` the command sent, ``<`` each line exactly as received, in
 the order the link read it, so the last exchange shown is the one the check
 failed on.
@@ -23,6 +25,11 @@ PROJECT_RULE = " [project rule]"
 # Marks lines read after the reply only to be discarded.
 DRAINED = "  (read after the reply, discarded)"
 BASE64_WIDTH = 64
+NOISY_LINK = (
+    "the link damaged replies: checks it kept from a verdict are not failures "
+    "of the firmware; run again over a clean link (a damaged digit that still "
+    "reads as a valid reply cannot be told from the firmware's own answer)"
+)
 
 
 def format_header(port: str, *, lock: bool) -> str:
@@ -41,6 +48,7 @@ def format_result(result: CheckResult) -> str:
     lines = [f"{result.verdict.value:<6}{check.name:<{NAME_WIDTH}}{title}"]
     if result.detail:
         lines.append(INDENT + result.detail)
+    lines.extend(INDENT + f"link noise: {note}" for note in result.noted)
     lines.extend(INDENT + line for line in _transcript(result.exchanges))
     if result.evidence is not None:
         lines.extend(INDENT + line for line in _evidence(result.evidence))
@@ -53,9 +61,16 @@ def format_summary(report: ConformanceReport) -> str:
         f"{len(report.results)} checks: {report.count(Verdict.PASS)} passed, "
         f"{report.count(Verdict.FAIL)} failed, {report.count(Verdict.SKIP)} skipped"
     )
+    if report.damaged:
+        counts += f", {len(report.damaged)} without a verdict (link noise)"
     lines = [counts]
     if report.failed:
         lines.append("failed: " + ", ".join(result.name for result in report.failed))
+    if report.damaged:
+        names = ", ".join(result.name for result in report.damaged)
+        lines.append(f"no verdict: {names}")
+    if report.damaged or any(result.noted for result in report.results):
+        lines.append(NOISY_LINK)
     if report.port_failure:
         lines.append(f"the port failed: {report.port_failure}")
     lines.append(_left_behind(report))

@@ -120,7 +120,17 @@ class LinkError(DeviceError):
 
 
 class LinkTimeout(LinkError):
-    """No complete reply arrived within the timeout."""
+    """No complete reply arrived within the timeout.
+
+    Attributes:
+        unfinished: Bytes of a line that had begun but not ended by then.
+    """
+
+    def __init__(
+        self, message: str, *, unfinished: int = 0, **context: str | None
+    ) -> None:
+        super().__init__(message, **context)
+        self.unfinished = unfinished
 
 
 class LinkNoise(LinkError):

@@ -369,7 +369,8 @@ class Link:
         unfinished = self._lines.pending
         tail = f"; {unfinished} bytes of an unfinished line" if unfinished else ""
         return LinkTimeout(
-            f"no complete reply to {command_verb(line)} within {timeout} s{tail}"
+            f"no complete reply to {command_verb(line)} within {timeout} s{tail}",
+            unfinished=unfinished,
         )
 
 
