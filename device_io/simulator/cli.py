@@ -6,7 +6,8 @@ SIGINT or SIGTERM, and stops cleanly: ptys closed, links removed, flash kept.
 
 With ``--exit-with-parent`` it also stops cleanly when the process that started
 it dies, even by SIGKILL, so a killed ``station demo`` leaves no module serving
-ptys in a folder the next demo wipes.
+ptys in a folder the next demo wipes. ``--exit-with-parent PID`` names that
+parent, so one that dies before the simulator has even started is noticed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ EXIT_SETUP = 2
 
 # How often a simulator started with --exit-with-parent checks its parent.
 PARENT_POLL = 0.2
+# --exit-with-parent without a PID: the parent the simulator started with. A
+# parent that passes its own PID also covers its dying before that is read.
+_OWN_PARENT = 0
 
 
 def main(argv: list[str]) -> int:
@@ -70,7 +74,7 @@ def main(argv: list[str]) -> int:
     except (SimulatorError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    watched = parent if args.exit_with_parent else None
+    watched = parent if args.exit_with_parent == _OWN_PARENT else args.exit_with_parent
     return _serve(config, args.ports_file, parent=watched)
 
 
@@ -198,8 +202,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ports-file", type=Path, metavar="FILE")
     parser.add_argument(
         "--exit-with-parent",
-        action="store_true",
-        help="stop cleanly when the process that started the simulator dies",
+        nargs="?",
+        type=_positive,
+        const=_OWN_PARENT,
+        metavar="PID",
+        help=(
+            "stop cleanly when the process that started the simulator (or the "
+            "process PID, which must be its parent) dies"
+        ),
     )
     return parser
 

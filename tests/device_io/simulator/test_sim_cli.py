@@ -192,3 +192,23 @@ def test_cli_with_exit_with_parent_stops_and_removes_links_when_parent_is_killed
     assert _gone(child)
     assert not any(os.path.lexists(link) for link in links)
     assert "parent process" in log_path.read_text()
+
+
+def test_cli_stops_at_once_when_the_parent_it_was_given_is_already_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ports_file = tmp_path / "ports.json"
+    # This process is never its own parent: the named parent counts as gone.
+    args = [
+        "--slots=1",
+        f"--lot-plan={LOT_PLAN}",
+        f"--state-dir={tmp_path / 'state'}",
+        f"--ports-file={ports_file}",
+        f"--exit-with-parent={os.getpid()}",
+    ]
+
+    assert main(args) == 0
+
+    (port,) = json.loads(ports_file.read_text())
+    assert not os.path.lexists(port["link"])
+    assert f"slot 1: {port['port']}" in capsys.readouterr().out
