@@ -37,10 +37,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from device_io.chain import encode_chain
-from device_io.conformance_tap import RecordingPort
 from device_io.link import Link
 from device_io.pv import PvObject
-from device_io.serial_port import SerialPort
+from device_io.serial_port import PortSettings, SerialPort
 from device_io.session import ModuleSession, SessionSettings
 from device_io.simulator import (
     FirmwareLimits,
@@ -183,9 +182,38 @@ def chain_for(
     return encode_chain([leaf, issuer]), leaf_key
 
 
+class CountingPort(SerialPort):
+    """A serial port that counts the bytes it writes and reads."""
+
+    sent = 0
+    received = 0
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        *,
+        slot: str | None = None,
+        settings: PortSettings | None = None,
+    ) -> CountingPort:
+        port = super().open(path, slot=slot, settings=settings)
+        if not isinstance(port, CountingPort):
+            raise TypeError(f"SerialPort.open made a {type(port).__name__}")
+        return port
+
+    def write(self, data: bytes) -> None:
+        self.sent += len(data)
+        super().write(data)
+
+    def read(self, deadline: float) -> bytes:
+        data = super().read(deadline)
+        self.received += len(data)
+        return data
+
+
 def provision(path: str, ca_key: ec.EllipticCurvePrivateKey) -> Provisioned:
     """The device side of a provisioning run, timed, with its byte counts."""
-    port = RecordingPort.open(path, slot="bench", settings=SETTINGS.port_settings())
+    port = CountingPort.open(path, slot="bench", settings=SETTINGS.port_settings())
     started = time.perf_counter()
     with ModuleSession(
         Link(port, SETTINGS.link_settings()), settings=SETTINGS
@@ -202,12 +230,8 @@ def provision(path: str, ca_key: ec.EllipticCurvePrivateKey) -> Provisioned:
         session.lock()
         recoveries = len(session.recoveries)
     seconds = time.perf_counter() - started
-    exchanges = port.recorder.exchanges
     return Provisioned(
-        seconds,
-        received=sum(len(exchange.received) for exchange in exchanges),
-        sent=sum(len(exchange.sent) for exchange in exchanges),
-        recoveries=recoveries,
+        seconds, received=port.received, sent=port.sent, recoveries=recoveries
     )
 
 

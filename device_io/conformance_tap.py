@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from device_io.serial_port import PortSettings, SerialPort
-
 CRLF = b"\r\n"
 
 
@@ -69,85 +67,6 @@ class Recorder:
     def last(self) -> Exchange | None:
         """The exchange of the last write, if any."""
         return self.exchanges[-1] if self.exchanges else None
-
-
-# TODO(bench-tap): the conformance run no longer uses this byte-level tap;
-# bench/bench_link.py still counts the bytes of a provisioning run with it.
-# Once the benchmark counts them through a Recorder on its Link, this goes.
-
-
-@dataclass
-class PortExchange:
-    """One write to a port and every byte read until the next write.
-
-    Attributes:
-        sent: The bytes written.
-        received: The bytes read afterwards, as they arrived.
-    """
-
-    sent: bytes
-    received: bytearray = field(default_factory=bytearray)
-
-
-class PortTraffic:
-    """Every byte a ``RecordingPort`` carried, by write."""
-
-    def __init__(self) -> None:
-        """Start with nothing recorded."""
-        self.exchanges: list[PortExchange] = []
-
-    def sent(self, data: bytes) -> None:
-        """A write opens a new exchange."""
-        self.exchanges.append(PortExchange(data))
-
-    def received(self, data: bytes) -> None:
-        """Bytes read belong to the exchange of the last write."""
-        if not data:
-            return
-        if not self.exchanges:
-            self.exchanges.append(PortExchange(b""))
-        self.exchanges[-1].received += data
-
-
-class RecordingPort(SerialPort):
-    """A serial port that records every byte it carries (``PortTraffic``).
-
-    Open it with ``RecordingPort.open`` like any ``SerialPort``.
-    """
-
-    _recorder: PortTraffic | None = None
-
-    @classmethod
-    def open(
-        cls,
-        path: str,
-        *,
-        slot: str | None = None,
-        settings: PortSettings | None = None,
-    ) -> RecordingPort:
-        """Open ``path`` as ``SerialPort.open`` does, with the tap on it."""
-        port = super().open(path, slot=slot, settings=settings)
-        if not isinstance(port, RecordingPort):
-            raise TypeError(f"SerialPort.open made a {type(port).__name__}")
-        return port
-
-    @property
-    def recorder(self) -> PortTraffic:
-        """The bytes this port has carried."""
-        if self._recorder is None:
-            self._recorder = PortTraffic()
-        return self._recorder
-
-    def write(self, data: bytes) -> None:
-        """Record, then write, all of ``data`` (see ``SerialPort.write``)."""
-        self.recorder.sent(data)
-        super().write(data)
-
-    def read(self, deadline: float) -> bytes:
-        """Read as ``SerialPort.read`` does, and record what arrived."""
-        data = super().read(deadline)
-        self.recorder.received(data)
-        return data
 
 
 def printable(data: bytes) -> str:

@@ -10,7 +10,7 @@ from pty_module import PtyPair, Responder
 from device_io.conformance import CheckResult, Evidence, Verdict
 from device_io.conformance_check import Check
 from device_io.conformance_report import format_result
-from device_io.conformance_tap import Exchange, Recorder, RecordingPort, printable
+from device_io.conformance_tap import Exchange, Recorder, printable
 from device_io.errors import ModuleError
 from device_io.link import Link, LinkSettings
 from device_io.serial_port import SerialPort
@@ -85,19 +85,6 @@ def test_noise_and_an_unfinished_line_are_shown_as_received() -> None:
         "< OK\\n",
         "< +PV  (unfinished line)  (read after the reply, discarded)",
     ]
-
-
-def test_a_recording_port_counts_the_bytes_read_after_each_write(
-    pty_pair: PtyPair, respond: Callable[[Callable[[str], bytes]], Responder]
-) -> None:
-    respond(lambda line: b"+PVCAP:1,120,4096\r\nOK\r\n" if line else b"")
-
-    with RecordingPort.open(pty_pair.path) as port:
-        Link(port).command("AT+PVCAP?", timeout=2)
-
-    (exchange,) = port.recorder.exchanges
-    assert exchange.sent == b"AT+PVCAP?\r\n"
-    assert bytes(exchange.received) == b"+PVCAP:1,120,4096\r\nOK\r\n"
 
 
 def test_non_printable_bytes_are_shown_as_escapes() -> None:
