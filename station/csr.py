@@ -9,6 +9,7 @@ encoding: a module may encode the serial as UTF8String or PrintableString.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -18,6 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
 from station.errors import CsrRejected
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,13 @@ def _parse(der: bytes) -> x509.CertificateSigningRequest:
     try:
         return x509.load_der_x509_csr(der)
     except ValueError as exc:
-        raise CsrRejected(f"CSR is not a valid DER PKCS#10 request: {exc}") from exc
+        # The parser's own words (a Rust ParseError) are for the firmware
+        # engineer, in the log; the operator sees what was wrong and its size.
+        logger.debug("CSR parse error: %s", exc)
+        raise CsrRejected(
+            f"CSR is not a valid DER PKCS#10 request ({len(der)} bytes, "
+            f"starting {der[:4].hex() or 'empty'})"
+        ) from exc
 
 
 def _check_key(csr: x509.CertificateSigningRequest) -> None:

@@ -109,5 +109,8 @@ def test_csr_whose_key_differs_from_pub_object_is_rejected() -> None:
 
 @pytest.mark.parametrize("der", [b"", b"\x30\x03\x02\x01\x00", b"garbage" * 20])
 def test_bytes_that_are_not_a_csr_are_rejected(der: bytes) -> None:
-    with pytest.raises(CsrRejected, match="not a valid DER PKCS#10"):
+    with pytest.raises(CsrRejected, match="not a valid DER PKCS#10") as raised:
         check_csr(der, serial=SERIAL)
+
+    assert f"({len(der)} bytes, starting " in str(raised.value)
+    assert "ParseError" not in str(raised.value)
