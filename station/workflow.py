@@ -17,6 +17,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from ca_client.issuer import DeviceRequest, IssuedCertificate, Issuer
 from device_io.chain import decode_chain, encode_chain
 from device_io.identity import ModuleIdentity
@@ -125,10 +127,13 @@ class _ProvisioningJob(Job):
         self.locked_before: RunRecord | None = None
 
     def body(self) -> None:
+        # A locked module seated again is held to the active plan too: a
+        # module of another lot, or one the plan now gives another MAC, must
+        # not be boxed as good for this lot.
+        self.check_plan()
         if self.locked_before is not None:
             self.finish_locked(self.locked_before)
             return
-        self.check_plan()
         self.generate_key()
         csr_der, pub_der = self.read_csr()
         self.check_csr(csr_der, pub_der)
@@ -174,6 +179,14 @@ class _ProvisioningJob(Job):
             cert_serial=self.cert_serial,
             cert_der=encode_chain([chain[0]]),
             chain_der=self.chain_der,
+        )
+        leaf = self.issued.leaf
+        self.check_chain(
+            leaf,
+            self.issued.chain,
+            spki_der=leaf.public_key().public_bytes(
+                Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+            ),
         )
         self.read_back()
         self.prove_possession()

@@ -17,8 +17,11 @@ from station_bench import Line
 
 from device_io.pv import SlotState
 from device_io.session import open_session
+from station.assembly import open_station
 from station.audit import audit_log_path
 from station.journal import RunStatus
+from station.lot_import import import_lot
+from station.lot_plan import read_lot_plan
 from station.steps import Step
 
 MakeLine = Callable[..., Line]
@@ -149,3 +152,32 @@ def test_certificate_issued_to_a_module_that_then_fails_is_flagged_for_qa(
     entry = json.loads(log[-1])
     assert entry["event"] == "undelivered"
     assert entry["fields"]["cert_serial"] == result.cert_serial
+
+
+def test_locked_module_seated_under_another_lot_is_refused_by_that_plan(
+    make_line: MakeLine, tmp_path: Path
+) -> None:
+    line = make_line()
+    first = line.station.provisioner.provision(line.slots[0])
+    config = line.station.config
+    line.station.close()
+    other = tmp_path / "other-lot.csv"
+    other.write_text(
+        "serial,mac,model,lot\nAMB82D077001,00:e0:4c:87:77:01,AMB82,LOT-B\n"
+    )
+    import_lot(
+        config,
+        read_lot_plan(other, allowed_firmware=["1.4.2"]),
+        supervisor="S0001",
+        source=str(other),
+    )
+
+    with open_station(config, operator="B0042", lot="LOT-B") as station:
+        again = station.provisioner.provision(line.slots[0])
+
+    assert first.passed
+    assert (again.status, again.failure_step, again.reason) == (
+        RunStatus.FAIL,
+        Step.PLAN_CHECK,
+        "module AMB82D001001 is not in the plan of lot LOT-B",
+    )

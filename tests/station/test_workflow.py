@@ -226,7 +226,15 @@ def test_module_provisioned_before_is_reverified_with_its_recorded_chain(
     assert again.cert_serial == first.cert_serial
     steps = line.station.journal.steps(again.run_id)
     done = [s.step for s in steps if s.phase == "outcome"]
-    assert done == ["connect", "identify", "readback", "challenge", "lock"]
+    assert done == [
+        "connect",
+        "identify",
+        "plan-check",
+        "chain-check",
+        "readback",
+        "challenge",
+        "lock",
+    ]
     assert steps[-1].detail == f"locked by run {first.run_id}"
 
 
