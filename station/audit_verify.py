@@ -134,11 +134,22 @@ class _Walk:
         self.problems.append(AuditProblem(kind, entry, line, detail))
 
 
-def verify(path: Path, *, anchors: Sequence[AuditAnchor] = ()) -> AuditReport:
+def verify(
+    path: Path,
+    *,
+    anchors: Sequence[AuditAnchor] = (),
+    kept: Sequence[AuditAnchor] = (),
+) -> AuditReport:
     """Verify the audit log at ``path``.
 
-    The log's anchor file is always checked; ``anchors`` adds anchors kept
-    elsewhere (the journal's), which catch a log cut together with its file.
+    The log's anchor file is always checked. Anchors kept elsewhere catch a
+    log cut or rewritten together with its anchor file.
+
+    Args:
+        path: The audit log.
+        anchors: Anchors given by hand (``--anchor``).
+        kept: The head after every entry, as the journal kept them: a log
+            rewritten from some entry on is reported at that entry.
 
     Raises:
         AuditError: The log cannot be read at all.
@@ -153,9 +164,12 @@ def verify(path: Path, *, anchors: Sequence[AuditAnchor] = ()) -> AuditReport:
         raise AuditError(f"cannot read audit log {path}: {exc}") from exc
 
     _report_gaps(walk)
-    _check_anchor_file(walk, path)
-    for anchor in anchors:
-        _check_anchor(walk, anchor, "the anchor given")
+    sources = [(f"the anchor file {anchor_path(path).name}", _anchor_file(walk, path))]
+    sources += [("the anchor given", [anchor]) for anchor in anchors]
+    if kept:
+        sources.append(("the journal", sorted(kept, key=lambda a: a.seq)))
+    _check_anchors(walk, sources)
+    _reword_acknowledged_tear(walk, sources)
 
     problems = sorted(walk.problems, key=lambda p: (p.line or 0, p.entry or 0))
     return AuditReport(
@@ -290,13 +304,14 @@ def _line_of(walk: _Walk, seq: int) -> int | None:
     return seen.line if seen is not None else walk.stand_ins.get(seq)
 
 
-def _check_anchor_file(walk: _Walk, path: Path) -> None:
+def _anchor_file(walk: _Walk, path: Path) -> list[AuditAnchor]:
+    """The log's own anchor, as a source of one head (none when unreadable)."""
     anchor_file = anchor_path(path)
     try:
         anchor = read_anchor(anchor_file)
     except AuditError as exc:
         walk.report(ProblemKind.ANCHOR_MISSING, None, None, str(exc))
-        return
+        return []
     if anchor is None:
         if walk.lines:
             walk.report(
@@ -305,48 +320,110 @@ def _check_anchor_file(walk: _Walk, path: Path) -> None:
                 None,
                 f"{anchor_file} is missing: a cut at the end would go unseen",
             )
-        return
-    _check_anchor(walk, anchor, f"the anchor file {anchor_file.name}")
+        return []
+    return [anchor]
 
 
-def _check_anchor(walk: _Walk, anchor: AuditAnchor, source: str) -> None:
-    end = max(walk.top.seq, *walk.stand_ins, 0)
-    if anchor.seq > end:
-        _report_cut(walk, anchor, source, end)
-        return
-    if anchor.seq in walk.stand_ins:
-        return  # that line is already reported
-
-    if anchor.seq == 0:
-        expected = GENESIS
-        line = None
-    else:
-        seen = walk.seen.get(anchor.seq)
-        if seen is None:
-            return  # already reported as removed
-        expected, line = seen.hash, seen.line
-    if anchor.hash != expected:
-        walk.report(
-            ProblemKind.ANCHOR_MISMATCH,
-            anchor.seq,
-            line,
-            f"{source} names hash {anchor.hash} for it: "
-            "this entry and those after it were rewritten",
-        )
+def _end(walk: _Walk) -> int:
+    """The highest sequence number the log holds or stands for."""
+    return max(walk.top.seq, *walk.stand_ins, 0)
 
 
-def _report_cut(walk: _Walk, anchor: AuditAnchor, source: str, end: int) -> None:
-    first = end + 1
-    names = (
-        f"entry {first}" if first == anchor.seq else f"entries {first} to {anchor.seq}"
+def _check_anchors(
+    walk: _Walk, sources: Sequence[tuple[str, Sequence[AuditAnchor]]]
+) -> None:
+    """Check the log against every source of anchors; report each finding once.
+
+    All sources that see the log cut are named in one report, and a rewrite
+    is reported at the first entry any source disagrees with.
+    """
+    cuts = [
+        (source, heads[-1])
+        for source, heads in sources
+        if heads and heads[-1].seq > _end(walk)
+    ]
+    if cuts:
+        _report_cut(walk, cuts)
+
+    mismatches = [
+        (source, anchor)
+        for source, heads in sources
+        if (anchor := _first_mismatch(walk, heads)) is not None
+    ]
+    if mismatches:
+        _report_mismatch(walk, mismatches)
+
+
+def _first_mismatch(walk: _Walk, heads: Sequence[AuditAnchor]) -> AuditAnchor | None:
+    """The first head that names another hash than the log holds for it."""
+    for anchor in heads:
+        if anchor.seq > _end(walk) or anchor.seq in walk.stand_ins:
+            continue  # cut, or that line is already reported
+        if anchor.seq == 0:
+            expected = GENESIS
+        else:
+            seen = walk.seen.get(anchor.seq)
+            if seen is None:
+                continue  # already reported as removed
+            expected = seen.hash
+        if anchor.hash != expected:
+            return anchor
+    return None
+
+
+def _report_mismatch(
+    walk: _Walk, mismatches: Sequence[tuple[str, AuditAnchor]]
+) -> None:
+    first = min(anchor.seq for _, anchor in mismatches)
+    claims = " and ".join(
+        f"{source} names hash {anchor.hash}"
+        for source, anchor in mismatches
+        if anchor.seq == first
+    )
+    others = "".join(
+        f"; {source} disagrees from entry {anchor.seq}"
+        for source, anchor in mismatches
+        if anchor.seq != first
+    )
+    seen = walk.seen.get(first)
+    walk.report(
+        ProblemKind.ANCHOR_MISMATCH,
+        first,
+        None if seen is None else seen.line,
+        f"{claims} for it: this entry and those after it were rewritten{others}",
+    )
+
+
+def _report_cut(walk: _Walk, cuts: Sequence[tuple[str, AuditAnchor]]) -> None:
+    end = _end(walk)
+    first, last = end + 1, max(anchor.seq for _, anchor in cuts)
+    names = f"entry {first}" if first == last else f"entries {first} to {last}"
+    claims = " and ".join(
+        f"{source} names entry {anchor.seq}" for source, anchor in cuts
     )
     walk.report(
         ProblemKind.CUT,
         first,
         walk.lines + 1,
-        f"{names} missing: {source} names entry {anchor.seq}, "
-        f"the log ends at entry {end}",
+        f"{names} missing: {claims}, the log ends at entry {end}",
     )
+
+
+def _reword_acknowledged_tear(
+    walk: _Walk, sources: Sequence[tuple[str, Sequence[AuditAnchor]]]
+) -> None:
+    """A torn line an anchor had already counted was not a write cut short."""
+    acknowledged = max((heads[-1].seq for _, heads in sources if heads), default=0)
+    for index, problem in enumerate(walk.problems):
+        if problem.kind is ProblemKind.TORN and (problem.entry or 0) <= acknowledged:
+            walk.problems[index] = AuditProblem(
+                ProblemKind.TORN,
+                problem.entry,
+                problem.line,
+                f"no line end, yet the anchors name entry {acknowledged}: this "
+                "entry was written in full and cut afterwards, not by a power "
+                "cut; 'station audit repair' refuses it",
+            )
 
 
 def format_report(report: AuditReport) -> Iterator[str]:

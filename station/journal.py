@@ -332,6 +332,14 @@ class Journal:
             ).fetchone()
         return None if row is None else f"{row[0]}:{row[1]}"
 
+    def audit_heads(self) -> list[str]:
+        """Every audit head the journal kept, oldest first (``<seq>:<hash>``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, hash FROM audit_heads ORDER BY seq"
+            ).fetchall()
+        return [f"{seq}:{digest}" for seq, digest in rows]
+
     def intent(
         self,
         run_id: int,

@@ -80,27 +80,26 @@ def _anchor(text: str) -> AuditAnchor:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    anchors = list(args.anchor)
+    kept: list[AuditAnchor] = []
     if args.log is not None:
         path = args.log
     else:
         config = load_config(find_config(args.config))
         path = audit_log_path(config)
-        anchors += _journal_anchor(config)
-    report = verify(path, anchors=anchors)
+        kept = _journal_heads(config)
+    report = verify(path, anchors=args.anchor, kept=kept)
     for line in format_report(report):
         print(line)
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
-def _journal_anchor(config: StationConfig) -> list[AuditAnchor]:
-    """The head the journal recorded last, so a log cut together with its
-    anchor file is still caught."""
+def _journal_heads(config: StationConfig) -> list[AuditAnchor]:
+    """The head the journal kept after every entry, so a log cut or rewritten
+    together with its anchor file is still caught, at the entry it starts."""
     if not config.journal_path.is_file():
         return []
     with Journal(config.journal_path, station=config.station.name) as journal:
-        recorded = journal.last_audit_anchor()
-    return [] if recorded is None else [AuditAnchor.parse(recorded)]
+        return [AuditAnchor.parse(head) for head in journal.audit_heads()]
 
 
 def _repair(args: argparse.Namespace) -> int:

@@ -303,6 +303,11 @@ def test_a_log_cut_in_the_middle_of_an_entry_is_torn_and_cut(log_path: Path) -> 
     report = verify(log_path)
 
     assert _found(report) == [(ProblemKind.TORN, 6, 6), (ProblemKind.CUT, 6, 7)]
+    assert report.problems[0].detail == (
+        "no line end, yet the anchors name entry 6: this entry was written in "
+        "full and cut afterwards, not by a power cut; 'station audit repair' "
+        "refuses it"
+    )
 
 
 def test_a_missing_anchor_file_is_reported(log_path: Path) -> None:
@@ -336,3 +341,46 @@ def test_problems_print_with_line_and_entry() -> None:
     problem = AuditProblem(ProblemKind.REMOVED, 3, 3, "entry 3 missing")
 
     assert str(problem) == "line 3, entry 3: removed: entry 3 missing"
+
+
+def _heads(path: Path) -> list[AuditAnchor]:
+    return [_entry(line).anchor for line in _lines(path)]
+
+
+def test_a_log_rewritten_from_an_entry_on_is_reported_at_that_entry(
+    log_path: Path,
+) -> None:
+    kept = _heads(log_path)
+    lines = _lines(log_path)
+    # Edit entry 2, then recompute every hash after it and the anchor file:
+    # the log is consistent with itself, only the journal's heads remember.
+    lines[1] = _rehashed(lines[1], fields={"cert_serial": "99", "reason": None})
+    for n in range(2, ENTRIES):
+        lines[n] = _rehashed(lines[n], prev=_entry(lines[n - 1]).hash)
+    _write(log_path, lines)
+    anchor_path(log_path).write_text(f"{_entry(lines[-1]).anchor}\n")
+
+    alone = verify(log_path)
+    with_journal = verify(log_path, kept=kept)
+
+    assert alone.ok
+    assert _found(with_journal) == [(ProblemKind.ANCHOR_MISMATCH, 2, 2)]
+    assert str(with_journal.problems[0]) == (
+        f"line 2, entry 2: does not match its anchor: the journal names hash "
+        f"{kept[1].hash} for it: this entry and those after it were rewritten"
+    )
+
+
+def test_a_cut_seen_by_the_anchor_file_and_the_journal_is_reported_once(
+    log_path: Path,
+) -> None:
+    kept = _heads(log_path)
+    _write(log_path, _lines(log_path)[:4])
+
+    report = verify(log_path, kept=kept)
+
+    assert _found(report) == [(ProblemKind.CUT, 5, 5)]
+    assert report.problems[0].detail == (
+        "entries 5 to 6 missing: the anchor file audit.anchor names entry 6 and "
+        "the journal names entry 6, the log ends at entry 4"
+    )
