@@ -412,6 +412,10 @@ class Journal:
             return self._runs("", ())
         return self._runs("WHERE serial = ?", (serial,))
 
+    def certified(self, *, lot: str) -> list[RunRecord]:
+        """Runs of ``lot`` that were issued a certificate, oldest first."""
+        return self._runs("WHERE lot = ? AND cert_serial IS NOT NULL", (lot,))
+
     def find(self, text: str) -> list[RunRecord]:
         """Runs of the module whose serial or MAC is ``text``, oldest first.
 

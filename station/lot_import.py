@@ -41,18 +41,20 @@ def import_lot(
     # the badge is recorded but not checked.
     check_badge(supervisor, role="supervisor")
     _check_models(config, plan, source)
-    with LotStore(config.lots_path) as lots:
+    with (
+        Journal(config.journal_path, station=config.station.name) as journal,
+        LotStore(config.lots_path) as lots,
+    ):
         _check_unplanned_elsewhere(lots, plan, source)
+        _check_certified_kept(journal, plan, source)
         outcome = lots.import_plan(
             plan, imported_by=supervisor, source=source, replace=replace
         )
-    if outcome is not ImportOutcome.UNCHANGED:
-        with (
-            Journal(config.journal_path, station=config.station.name) as journal,
-            AuditLog(
-                audit_log_path(config), keep_head=journal.keep_audit_head
-            ) as audit,
-        ):
+        if outcome is ImportOutcome.UNCHANGED:
+            return outcome
+        with AuditLog(
+            audit_log_path(config), keep_head=journal.keep_audit_head
+        ) as audit:
             audit.append(
                 AuditEvent.LOT_IMPORTED,
                 station=config.station.name,
@@ -63,6 +65,38 @@ def import_lot(
                 outcome=outcome.value,
             )
     return outcome
+
+
+def _check_certified_kept(journal: Journal, plan: LotPlan, source: str) -> None:
+    """A new plan may not drop or alter a module a certificate already names.
+
+    Its serial, MAC and model are in an issued certificate; a plan that says
+    otherwise would refuse the module it was issued to, or pass another.
+    """
+    changed: dict[str, str] = {}
+    for run in journal.certified(lot=plan.lot):
+        planned = plan.modules.get(run.serial or "")
+        if planned is None:
+            changed[run.serial or "?"] = "left out"
+        elif (planned.mac, planned.model) != (run.mac, run.model):
+            changed[run.serial or "?"] = (
+                f"certified as {run.mac} {run.model}, "
+                f"planned as {planned.mac} {planned.model}"
+            )
+    if changed:
+        shown = "; ".join(
+            f"{serial} {why}" for serial, why in list(changed.items())[:5]
+        )
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        raise LotPlanError(
+            f"{source}: the new plan of lot {plan.lot} contradicts the "
+            f"certificates already issued to {_modules(len(changed))}: "
+            f"{shown}{more}; keep them in the plan as certified"
+        )
+
+
+def _modules(count: int) -> str:
+    return "1 module" if count == 1 else f"{count} modules"
 
 
 def _check_models(config: StationConfig, plan: LotPlan, source: str) -> None:

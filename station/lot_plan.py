@@ -171,6 +171,14 @@ def _check_header(header: Iterable[str] | None, source: str) -> None:
 def _row(
     row: dict[str | None, str | list[str] | None], line: int, source: str
 ) -> tuple[PlannedModule, str]:
+    extra = row.get(None)
+    if extra:
+        # csv keeps fields past the header under None; a shifted row would
+        # otherwise be read with its values under the wrong columns.
+        raise LotPlanError(
+            f"{source}, line {line}: {len(extra)} more field(s) than the header "
+            f"names: {', '.join(repr(value) for value in extra)}"
+        )
     values = {
         str(key).strip().lower(): value
         for key, value in row.items()

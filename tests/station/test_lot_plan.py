@@ -76,6 +76,10 @@ def test_extra_columns_and_column_order_do_not_matter() -> None:
             "plan.csv, line 3: lot L2 in a plan for lot L1",
         ),
         (HEADER + "S1,00:e0:4c:87:00:01,AMB82\n", "plan.csv, line 2: invalid lot ''"),
+        (
+            HEADER + "S1,00:e0:4c:87:00:01,AMB82,L1,extra\n",
+            "plan.csv, line 2: 1 more field(s) than the header names: 'extra'",
+        ),
     ],
 )
 def test_malformed_plan_is_refused_naming_the_line(text: str, message: str) -> None:

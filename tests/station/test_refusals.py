@@ -19,9 +19,11 @@ from device_io.pv import SlotState
 from device_io.session import open_session
 from station.assembly import open_station
 from station.audit import audit_log_path
+from station.errors import LotPlanError
 from station.journal import RunStatus
 from station.lot_import import import_lot
 from station.lot_plan import read_lot_plan
+from station.lot_store import LotStore
 from station.steps import Step
 
 MakeLine = Callable[..., Line]
@@ -181,3 +183,41 @@ def test_locked_module_seated_under_another_lot_is_refused_by_that_plan(
         Step.PLAN_CHECK,
         "module AMB82D001001 is not in the plan of lot LOT-B",
     )
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (lambda row: "", "left out"),
+        (
+            lambda row: row.replace("00:e0:4c:87:00:01", "00:e0:4c:87:01:01"),
+            "certified as 00:e0:4c:87:00:01 AMB82, planned as 00:e0:4c:87:01:01 AMB82",
+        ),
+    ],
+    ids=["dropped", "MAC changed"],
+)
+def test_a_replacement_plan_contradicting_an_issued_certificate_is_refused(
+    make_line: MakeLine, tmp_path: Path, edit: Callable[[str], str], why: str
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    rows = FIXTURE_PLAN.read_text().splitlines(keepends=True)
+    replaced = tmp_path / "replaced.csv"
+    replaced.write_text("".join([rows[0], edit(rows[1]), *rows[2:]]))
+
+    with pytest.raises(LotPlanError) as refused:
+        import_lot(
+            line.station.config,
+            read_lot_plan(replaced, allowed_firmware=["1.4.2"]),
+            supervisor="S0001",
+            source=str(replaced),
+            replace=True,
+        )
+
+    assert str(refused.value) == (
+        f"{replaced}: the new plan of lot LOT-2026-0042 contradicts the "
+        f"certificates already issued to 1 module: AMB82D001001 {why}; keep "
+        "them in the plan as certified"
+    )
+    with LotStore(line.station.config.lots_path) as lots:
+        assert "AMB82D001001" in lots.plan("LOT-2026-0042").modules
