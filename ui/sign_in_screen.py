@@ -74,7 +74,9 @@ class SignInScreen(Screen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         problem = badge_problem(event.value.strip())
-        self.show_message(problem or "")
+        # With no lot to choose, why not (and how to import one) is the next
+        # thing the operator needs, so it replaces an accepted badge's blank.
+        self.show_message(problem or self._no_lots_hint())
         if problem is None and self._lots:
             self.query_one("#lots", OptionList).focus()
 

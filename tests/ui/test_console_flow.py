@@ -92,6 +92,24 @@ def test_a_station_without_a_lot_plan_says_how_to_import_one(
     assert "No lot plan is imported on this station: station lot import FILE" in text
 
 
+def test_the_lot_import_hint_stays_after_a_valid_badge(
+    make_bench: MakeBench,
+) -> None:
+    app = console(make_bench(slots=1, import_plan=False).config)
+
+    async def scenario() -> str:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.screen.query_one("#badge", Input).value = "B0042"
+            await pilot.press("enter")
+            await pilot.pause()
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    assert "No lot plan is imported on this station: station lot import FILE" in text
+
+
 def test_a_station_that_cannot_open_keeps_the_operator_at_sign_in(
     make_bench: MakeBench, tmp_path: Path
 ) -> None:
