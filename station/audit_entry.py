@@ -59,6 +59,7 @@ class AuditEvent(StrEnum):
     CLONE_FLAGGED = "clone-flagged"
     UNDELIVERED = "undelivered"
     LOG_REPAIRED = "log-repaired"
+    RECORDS_IMPORTED = "records-imported"
 
 
 _MANUFACTURING = frozenset({"station", "slot", "operator", "lot", "firmware"})
@@ -77,6 +78,10 @@ REQUIRED_FIELDS: Mapping[str, frozenset[str]] = {
     | {"run_id", "serial", "mac", "cert_serial", "step", "reason"},
     AuditEvent.LOG_REPAIRED: frozenset(
         {"station", "operator", "removed_bytes", "removed_sha256", "saved_as"}
+    ),
+    AuditEvent.RECORDS_IMPORTED: frozenset(
+        {"station", "operator", "source", "file_sha256", "from_station", "lot"}
+        | {"bindings", "new"}
     ),
 }
 """Fields every entry of a known event type must carry."""

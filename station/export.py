@@ -308,6 +308,19 @@ def _reason(exc: Exception) -> str:
 
 
 def read_export(path: Path) -> list[ExportRecord]:
+    """Read back a JSON export's records (see :func:`read_export_document`)."""
+    return read_export_document(path).records
+
+
+@dataclass(frozen=True)
+class ExportDocument:
+    """A JSON export read back: what it says of itself, and its records."""
+
+    header: ExportHeader
+    records: list[ExportRecord]
+
+
+def read_export_document(path: Path) -> ExportDocument:
     """Read back a JSON export, checking its format version and every record.
 
     Raises:
@@ -323,7 +336,10 @@ def read_export(path: Path) -> list[ExportRecord]:
         raise ExportError(f"{path}: not JSON ({exc})") from None
 
     header, items = _parts(path, document)
-    return [_read_record(path, index, item, header) for index, item in enumerate(items)]
+    records = [
+        _read_record(path, index, item, header) for index, item in enumerate(items)
+    ]
+    return ExportDocument(header, records)
 
 
 def _parts(path: Path, document: object) -> tuple[ExportHeader, list[object]]:

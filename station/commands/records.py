@@ -1,19 +1,13 @@
-"""``station records import``: bindings made on other stations, for clone checks.
-
-A station refuses a module whose serial or MAC is already bound to another key
-on this station or in records imported from others. Importing another
-station's lot export (``station export --lot``, JSON) brings its bindings in.
-"""
+"""``station records import``: bindings made on other stations, for clone checks."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from station.commands import EXIT_OK, Subcommands
+from station.commands import EXIT_OK, Subcommands, badge
 from station.config import find_config, load_config
-from station.export import read_export
-from station.journal import Binding, Journal
+from station.records_import import import_records
 
 
 def register(commands: Subcommands) -> None:
@@ -26,34 +20,25 @@ def register(commands: Subcommands) -> None:
         description=(
             "Import the certificate bindings (serial, MAC, key) of another "
             "station's JSON lot export, so that a clone of one of its modules is "
-            "refused here too."
+            "refused here too. The import is recorded in the audit log."
         ),
     )
     imports.add_argument("file", type=Path, metavar="FILE", help="a JSON lot export")
+    imports.add_argument(
+        "--supervisor",
+        required=True,
+        type=badge,
+        metavar="BADGE",
+        help="badge id of the supervisor ordering the import",
+    )
     imports.set_defaults(command=_import)
 
 
 def _import(args: argparse.Namespace) -> int:
     config = load_config(find_config(args.config))
-    records = read_export(args.file)
-    bindings = [
-        Binding(
-            record=f"run {record.run_id}",
-            station=record.station,
-            slot=record.slot,
-            serial=record.serial,
-            mac=record.mac.lower(),
-            spki_sha256=record.spki_sha256,
-            cert_serial=record.cert_serial,
-            at=record.started_at,
-        )
-        for record in records
-        if record.cert_serial is not None and record.spki_sha256 is not None
-    ]
-    with Journal(config.journal_path, station=config.station.name) as journal:
-        new = journal.import_bindings(bindings, source=args.file.name)
+    done = import_records(config, args.file, supervisor=args.supervisor)
     print(
-        f"{args.file}: {len(bindings)} certificate bindings, {new} new "
-        f"({len(records) - len(bindings)} records without a certificate)"
+        f"{args.file}: {done.bindings} certificate bindings, {done.new} new "
+        f"({done.without_certificate} records without a certificate)"
     )
     return EXIT_OK

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from station_bench import Line
 
 from pki.devpki import DevPki
+from station.audit import audit_log_path
 from station.demo import write_demo_config
-from station.export import export_lot
+from station.export import ExportError, export_lot
+from station.records_import import import_records
 from station.steps import Step
 
 MakeLine = Callable[..., Line]
@@ -43,7 +48,15 @@ def test_module_bound_on_another_station_is_refused_as_a_clone(
     line.station.journal._db.execute("UPDATE runs SET cert_serial = NULL")
     config = tmp_path / "station.toml"
 
-    imported = _station("--config", str(config), "records", "import", str(files.json))
+    imported = _station(
+        "--config",
+        str(config),
+        "records",
+        "import",
+        str(files.json),
+        "--supervisor",
+        "S0001",
+    )
     clone = line.station.provisioner.provision(line.slots[1])
 
     assert imported.returncode == 0, imported.stderr
@@ -54,6 +67,68 @@ def test_module_bound_on_another_station_is_refused_as_a_clone(
     assert f"(import from {files.json.name} on station demo-station slot-1" in (
         clone.reason
     )
+    entries = audit_log_path(line.station.config).read_text().splitlines()
+    imported_entry = json.loads(entries[-2])
+    assert imported_entry["event"] == "records-imported"
+    assert imported_entry["fields"] == {
+        "station": "demo-station",
+        "operator": "S0001",
+        "source": files.json.name,
+        "file_sha256": hashlib.sha256(files.json.read_bytes()).hexdigest(),
+        "from_station": "station-b",
+        "lot": "LOT-2026-0042",
+        "bindings": 1,
+        "new": 1,
+    }
+
+
+def test_importing_the_same_export_again_adds_nothing_and_audits_nothing(
+    make_line: MakeLine, tmp_path: Path
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    config = line.station.config
+    files = export_lot(
+        config.journal_path, "LOT-2026-0042", station="station-b", out=tmp_path
+    )
+    import_records(config, files.json, supervisor="S0001")
+    audit = audit_log_path(config)
+    before = audit.read_bytes()
+
+    again = import_records(config, files.json, supervisor="S0001")
+
+    assert (again.bindings, again.new) == (1, 0)
+    assert audit.read_bytes() == before
+
+
+def test_this_stations_own_export_is_refused(
+    make_line: MakeLine, tmp_path: Path
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    config = line.station.config
+    files = export_lot(
+        config.journal_path, "LOT-2026-0042", station="demo-station", out=tmp_path
+    )
+
+    with pytest.raises(ExportError) as refused:
+        import_records(config, files.json, supervisor="S0001")
+
+    assert str(refused.value) == (
+        f"{files.json}: an export of this station (demo-station); its records "
+        "are in this station's journal already"
+    )
+
+
+def test_import_without_a_supervisor_badge_is_refused(
+    tmp_path: Path, dev_pki: DevPki
+) -> None:
+    config = write_demo_config(tmp_path, dev_pki, [])
+
+    run = _station("--config", str(config), "records", "import", "x.json")
+
+    assert run.returncode == 2
+    assert "--supervisor" in run.stderr
 
 
 def test_import_of_a_malformed_export_names_the_file(
@@ -63,7 +138,9 @@ def test_import_of_a_malformed_export_names_the_file(
     bad.write_text('{"format": "nope"}')
     config = write_demo_config(tmp_path, dev_pki, [])
 
-    run = _station("--config", str(config), "records", "import", str(bad))
+    run = _station(
+        "--config", str(config), "records", "import", str(bad), "--supervisor", "S1"
+    )
 
     assert run.returncode == 2
     assert run.stderr.startswith(f"station: {bad}")
