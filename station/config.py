@@ -40,8 +40,18 @@ _NAME = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _MODEL = re.compile(r"^[A-Za-z0-9.]{1,16}$")
 
 
+_URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
+# What each pattern means, for messages: a regular expression is no answer.
+_PATTERN_RULES = {
+    _OID.pattern: "a dotted OID such as 1.3.6.1.4.1.32473",
+    _NAME.pattern: "a name of 1 to 32 of A-Z a-z 0-9 . _ -",
+    _URL.pattern: "an http:// or https:// URL with a host",
+}
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf or nan: a timeout of inf would wait for ever on a dead module.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -81,6 +91,14 @@ class ProductLineSection(_Section):
                 raise ValueError(
                     f"model name {name!r} breaks the rule 1-16 [A-Za-z0-9.]"
                 )
+        by_type: dict[int, str] = {}
+        for name, hw_type in models.items():
+            if hw_type in by_type:
+                raise ValueError(
+                    f"models {by_type[hw_type]} and {name} share hwType {hw_type}; "
+                    "each model needs its own (HardwareModuleName tells them apart)"
+                )
+            by_type[hw_type] = name
         return models
 
     @model_validator(mode="after")
@@ -98,7 +116,7 @@ class ProductLineSection(_Section):
 class PublicationSection(_Section):
     """``[publication]``: the base URL of the CRL, OCSP and CA certificate."""
 
-    base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
+    base_url: Annotated[str, Field(pattern=_URL.pattern)]
 
     @field_validator("base_url")
     @classmethod
@@ -268,4 +286,7 @@ def parse_config(
 
 def _describe(error: ErrorDetails) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    rule = _PATTERN_RULES.get(str((error.get("ctx") or {}).get("pattern")))
+    if error["type"] == "string_pattern_mismatch" and rule is not None:
+        return f"{key}: {error['input']!r} is not {rule}"
     return f"{key}: {error['msg']}"

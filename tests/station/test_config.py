@@ -48,8 +48,36 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
 def test_bad_oid_arc_is_refused(tmp_path: Path) -> None:
     text = EXAMPLE.read_text().replace('"1.3.6.1.4.1.32473"', '"1.3.six"')
 
-    with pytest.raises(ConfigError, match=r"product_line\.oid_arc"):
+    with pytest.raises(ConfigError) as refused:
         load_config(_write(tmp_path, text))
+
+    assert (
+        "product_line.oid_arc: '1.3.six' is not a dotted OID such as "
+        "1.3.6.1.4.1.32473" in str(refused.value)
+    )
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_a_timeout_that_is_not_a_finite_number_is_refused(
+    tmp_path: Path, value: str
+) -> None:
+    text = EXAMPLE.read_text().replace(
+        "command_timeout = 2.0", f"command_timeout = {value}"
+    )
+
+    with pytest.raises(ConfigError, match=r"link\.command_timeout: Input should be"):
+        load_config(_write(tmp_path, text))
+
+
+def test_two_models_with_one_hardware_type_are_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("BW16 = 2", "BW16 = 1")
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(_write(tmp_path, text))
+
+    assert "models AMB82 and BW16 share hwType 1; each model needs its own" in str(
+        refused.value
+    )
 
 
 def test_duplicate_slot_names_are_refused(tmp_path: Path) -> None:
