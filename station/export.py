@@ -287,7 +287,12 @@ def _certificate(cert_serial: str | None, der: bytes | None) -> dict[str, Any]:
     try:
         certificate = x509.load_der_x509_certificate(der)
     except ValueError as exc:
-        raise ValueError(f"its certificate is not DER X.509 ({exc})") from None
+        # The parser's words (a Rust ParseError) go to the log, not the message.
+        logger.debug("record certificate parse error: %s", exc)
+        raise ValueError(
+            f"its certificate is not DER X.509 ({len(der)} bytes, "
+            f"starting {der[:4].hex() or 'empty'})"
+        ) from None
     return {
         "cert_serial": cert_serial,
         "cert_sha256": hashlib.sha256(der).hexdigest(),

@@ -456,8 +456,13 @@ def test_a_run_whose_certificate_is_not_der_names_the_run(
         run, cert_serial="01", cert_der=b"not DER", chain_der=b""
     )
 
-    with pytest.raises(ExportError, match=f"run {run} cannot be exported: its cert"):
+    with pytest.raises(ExportError) as refused:
         _export(journal_path, tmp_path)
+
+    assert (
+        f"run {run} cannot be exported: its certificate is not DER X.509 "
+        "(7 bytes, starting 6e6f7420)" in str(refused.value)
+    )
 
 
 # The command line, run as a user runs it: a separate process.
