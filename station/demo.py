@@ -99,7 +99,7 @@ def demo_station(options: DemoOptions) -> Iterator[DemoStation]:
     The simulated modules run until the block ends. ``station demo
     --console`` runs the operator console inside it.
     """
-    _check_faults(options)
+    _check_options(options)
     out = _fresh_folder(options.out)
     pki = init_dev_pki(out / "pki")
     with _simulator(out / "simulator", options) as ports:
@@ -109,9 +109,18 @@ def demo_station(options: DemoOptions) -> Iterator[DemoStation]:
         yield DemoStation(out, pki, config, plan.lot)
 
 
-def _check_faults(options: DemoOptions) -> None:
-    """Refuse a bad ``--misbehave`` here, with its reason, rather than from a
-    simulator that exits with its reason in its log."""
+def _check_options(options: DemoOptions) -> None:
+    """Refuse a bad ``--slots`` or ``--misbehave`` here, with its reason,
+    rather than from a simulator that exits with its reason in its log."""
+    if not DEMO_LOT_PLAN.is_file():
+        raise DemoError(f"demo lot plan {DEMO_LOT_PLAN} is missing")
+    planned = len(
+        read_lot_plan(DEMO_LOT_PLAN, allowed_firmware=[DEMO_FIRMWARE]).modules
+    )
+    if options.slots > planned:
+        raise DemoError(
+            f"--slots {options.slots}: the demo lot plan has {planned} modules"
+        )
     try:
         build_plans(options.misbehave, slots=options.slots)
     except FaultSpecError as exc:
@@ -155,8 +164,6 @@ def _fresh_folder(out: Path) -> Path:
 @contextmanager
 def _simulator(state_dir: Path, options: DemoOptions) -> Iterator[list[SimulatedPort]]:
     """Run ``station simulate`` in a child process until the block ends."""
-    if not DEMO_LOT_PLAN.is_file():
-        raise DemoError(f"demo lot plan {DEMO_LOT_PLAN} is missing")
     ports_file = state_dir / "ports.json"
     log = (state_dir.parent / "simulator.log").open("w")
     command = [

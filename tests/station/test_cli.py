@@ -431,3 +431,15 @@ def test_demo_names_a_bad_misbehave_before_it_starts(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert run.stderr.strip() == "station: --misbehave: '9=echo': slot 9 is not in 1..4"
     assert not out.exists()
+
+
+def test_demo_names_too_many_slots_before_it_starts(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+
+    run = _station("demo", "--out", str(out), "--slots", "65", cwd=tmp_path)
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "station: --slots 65: the demo lot plan has 64 modules"
+    )
+    assert not out.exists()
