@@ -180,7 +180,7 @@ class ConsoleApp(App[None]):
                 screen.quit_when_idle()
 
         if not isinstance(self.screen, QuitScreen):
-            self.push_screen(QuitScreen(screen.busy_slots), answered)
+            self.push_screen(QuitScreen(screen.shift.line.busy_slots), answered)
 
     def on_unmount(self) -> None:
         if self.shift is not None:

@@ -399,6 +399,31 @@ def test_quit_asks_while_modules_are_in_work_and_waits_for_them(
     assert [status for _, _, status in journal_runs(app)] == [RunStatus.PASS] * 2
 
 
+def test_the_quit_question_follows_the_modules_that_finish_while_it_is_open(
+    make_bench: MakeBench,
+) -> None:
+    app = console(make_bench(slots=2, keygen_delay=1.0).config)
+
+    async def scenario() -> tuple[str, str]:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await sign_in(pilot)
+            await pilot.press("a", "ctrl+q")
+            asked = screen_text(app)
+            await until(pilot, lambda: not screen.busy_slots)
+            await until(pilot, lambda: "No module is" in screen_text(app))
+            answered = screen_text(app)
+            await pilot.press("y")
+            await until(pilot, lambda: not app.is_running)
+            return asked, answered
+
+    asked, answered = asyncio.run(scenario())
+
+    assert "2 modules are in work (slot-1, slot-2)" in asked
+    assert "No module is in work any more." in answered
+    assert "y  quit now" in answered
+    assert app.return_code == 0
+
+
 def test_quit_on_an_idle_line_exits_at_once(make_bench: MakeBench) -> None:
     app = console(make_bench(slots=1).config)
 
