@@ -83,13 +83,17 @@ class Counters:
     """The line's totals since it started, counted in modules.
 
     A module counts once, by its serial, with its latest verdict: a failed
-    module that passes on retry counts as passed. A slot that failed before a
-    module answered (no module seated, say) counts no module.
+    module that passes on retry counts as passed. A run that failed before
+    any serial was read (a missing or busy port, no module seated) is a
+    failure too: it counts once for its slot until that slot's next run
+    reads a serial, which then counts in its place, as a retry would.
 
     Attributes:
         passed: Modules whose latest result passed.
         failed: Modules whose latest result failed.
-        per_hour: Modules finished per hour of line time.
+        per_hour: Modules finished per hour since the first module of the
+            mode started; 0.0 until one has finished (see
+            :meth:`Line.counters`).
     """
 
     passed: int
@@ -137,10 +141,11 @@ class Line:
         self._status = {slot.name: SlotStatus(slot) for slot in slots}
         self._workers: dict[str, threading.Thread] = {}
         self._paused = False
-        # The latest verdict per module serial, per mode: counters count
-        # modules, so a retry or a re-seated module is not counted twice.
-        self._verdicts: dict[LineMode, dict[str, bool]] = {m: {} for m in LineMode}
-        self._opened = monotonic()
+        # The latest verdict per module, per mode: counters count modules,
+        # so a retry or a re-seated module is not counted twice.
+        self._verdicts: dict[LineMode, dict[_Counted, bool]] = {m: {} for m in LineMode}
+        # When each mode's first module started: the rate's time base.
+        self._first_start: dict[LineMode, float] = {}
 
     # --- commands ---------------------------------------------------------------
 
@@ -157,10 +162,10 @@ class Line:
             status = self._status[name]
             if self._paused or status.phase is SlotPhase.BUSY:
                 return False
+            now = self._monotonic()
+            self._first_start.setdefault(self._mode, now)
             self._status[name] = replace(
-                SlotStatus(status.slot),
-                phase=SlotPhase.BUSY,
-                started=self._monotonic(),
+                SlotStatus(status.slot), phase=SlotPhase.BUSY, started=now
             )
             worker = threading.Thread(
                 target=self._run,
@@ -248,14 +253,25 @@ class Line:
         return [s.slot.name for s in self._status.values() if s.phase is SlotPhase.BUSY]
 
     def counters(self, mode: LineMode | None = None) -> Counters:
-        """Passed, failed and rate of one mode (default: the current one)."""
+        """Passed, failed and rate of one mode (default: the current one).
+
+        The rate is the modules finished over the time since the mode's first
+        module started, so it has a basis once one module has finished and
+        is 0.0 before. Time a line stands idle before its first start does
+        not dilute it; time it stands idle after does, since that is what a
+        shift delivers. With several slots working in parallel it reads low
+        until the first modules of each slot are done, and settles after.
+        """
+        mode = mode or self._mode
         with self._lock:
-            verdicts = list(self._verdicts[mode or self._mode].values())
+            verdicts = list(self._verdicts[mode].values())
+            first_start = self._first_start.get(mode)
         passed = sum(verdicts)
         failed = len(verdicts) - passed
-        hours = max(self._monotonic() - self._opened, 1e-9) / 3600.0
         return Counters(
-            passed=passed, failed=failed, per_hour=(passed + failed) / hours
+            passed=passed,
+            failed=failed,
+            per_hour=_per_hour(passed + failed, first_start, self._monotonic()),
         )
 
     # --- workers ----------------------------------------------------------------
@@ -274,21 +290,32 @@ class Line:
         with self._lock:
             status = self._status[slot.name]
             passed = result is not None and result.passed
-            if result is not None and result.serial is not None:
-                # A slot with no module (or one that never answered) has no
-                # serial: it shows FAIL on its tile but is not a module.
-                self._verdicts[mode][result.serial] = passed
+            serial = result.serial if result else status.serial
+            self._count(mode, slot.name, serial, passed=passed)
             self._status[slot.name] = replace(
                 status,
                 phase=SlotPhase.PASS if passed else SlotPhase.FAIL,
                 finished=self._monotonic(),
                 fraction=1.0 if passed else status.fraction,
-                serial=result.serial if result else status.serial,
+                serial=serial,
                 step=result.failure_step if result and not passed else status.step,
                 reason=(result.reason if result else "station error; see the log"),
                 result=result,
             )
             self._lock.notify_all()
+
+    def _count(
+        self, mode: LineMode, slot: str, serial: str | None, *, passed: bool
+    ) -> None:
+        # Called with the lock held. A run that read no serial is known only
+        # by its slot; the slot's next run that reads one takes its place.
+        verdicts = self._verdicts[mode]
+        unidentified = _Counted("slot", slot)
+        if serial is None:
+            verdicts[unidentified] = passed
+            return
+        verdicts.pop(unidentified, None)
+        verdicts[_Counted("module", serial)] = passed
 
     def _on_event(self, event: SlotEvent) -> None:
         with self._lock:
@@ -296,6 +323,21 @@ class Line:
             if status is not None and status.phase is SlotPhase.BUSY:
                 self._status[event.slot] = _apply(status, event, self.steps)
         self._listener(event)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What one verdict counts: a module by serial, or a slot's unread one."""
+
+    kind: str
+    name: str
+
+
+def _per_hour(finished: int, first_start: float | None, now: float) -> float:
+    """Modules finished per hour since ``first_start``; 0.0 without a basis."""
+    if finished == 0 or first_start is None or now <= first_start:
+        return 0.0
+    return finished * 3600.0 / (now - first_start)
 
 
 def _apply(status: SlotStatus, event: SlotEvent, steps: tuple[Step, ...]) -> SlotStatus:

@@ -33,8 +33,8 @@ class CounterBar(Static):
 
         Args:
             counters: The line's counters in the current mode.
-            rate: Modules per hour, or None while too little time has passed
-                for a rate to mean anything.
+            rate: Modules per hour, or None until a module has finished
+                (the rule is :meth:`~station.line.Line.counters`).
             mode: Whether the counters are provisioning's or QA's.
             busy: Slots with a module in work.
             slots: Slots on the line.

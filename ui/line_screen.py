@@ -32,8 +32,6 @@ WallClock = Callable[[], datetime.datetime]
 
 # How often elapsed times, counters and progress are redrawn, in seconds.
 REFRESH_INTERVAL = 0.25
-# Line time before the rate is shown: a rate over a few seconds is noise.
-RATE_AFTER_SECONDS = 60.0
 _MODE_NAMES = {LineMode.PROVISION: "provisioning", LineMode.QA: "QA re-verification"}
 
 
@@ -85,7 +83,6 @@ class LineScreen(Screen[None]):
         self._wall_clock = wall_clock
         self._quitting = False
         self._tiles: dict[str, SlotTile] = {}
-        self._opened = monotonic()
 
     def compose(self) -> ComposeResult:
         yield StationHeader(id="header")
@@ -138,10 +135,10 @@ class LineScreen(Screen[None]):
             tile.show(status, now, line.mode)
         busy = sum(status.phase is SlotPhase.BUSY for status in statuses)
         counters = line.counters()
-        settled = now - self._opened >= RATE_AFTER_SECONDS
         self.query_one(CounterBar).show(
             counters,
-            rate=counters.per_hour if settled else None,
+            # The line's rate is 0.0 until a module has finished: no basis yet.
+            rate=counters.per_hour or None,
             mode=line.mode,
             busy=busy,
             slots=len(statuses),

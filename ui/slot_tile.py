@@ -140,10 +140,21 @@ class SlotTile(Widget, can_focus=True):
     # --- lines ------------------------------------------------------------------
 
     def _serial_line(self) -> Text:
+        glyph = _GLYPHS[self.status.phase]
+        return _line(f"{glyph} {self._heading()}", style="bold")
+
+    def _heading(self) -> str:
+        """The module's serial, or what the slot got to without one."""
         status = self.status
-        glyph = _GLYPHS[status.phase]
-        serial = status.serial or ("reading identity" if status.started else "idle")
-        return _line(f"{glyph} {serial}", style="bold")
+        if status.serial:
+            return status.serial
+        if not status.started:
+            return "idle"
+        if status.phase is SlotPhase.FAIL and status.step is not None:
+            # Without a serial the step is all there is to say: a port that
+            # is missing or held elsewhere fails at connect, not at identity.
+            return f"failed at {status.step.label}"
+        return "no serial yet"
 
     def _step(self) -> Text:
         step = self.status.step
@@ -151,6 +162,8 @@ class SlotTile(Widget, can_focus=True):
             return _line(_PASSED[self.mode])
         if step is None:
             return _line("")
+        if self.status.phase is SlotPhase.FAIL and not self.status.serial:
+            return _line("no serial read")
         prefix = "failed at " if self.status.phase is SlotPhase.FAIL else ""
         return _line(prefix + step.label)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from console_pilot import finish_all, screen_text, sign_in, until
 from textual.widgets import Input
 
 from device_io.simulator import PortInfo
+from station.config import SlotSection
 from station.journal import Journal, RunStatus
 from station.line import LineMode, SlotPhase
 from ui import ConsoleApp
@@ -164,6 +166,77 @@ def test_start_all_shows_a_pass_and_a_fail_with_its_reason(
         ("slot-1", "AMB82D001001", RunStatus.PASS),
         ("slot-2", "AMB82D001002", RunStatus.FAIL),
     ]
+
+
+def test_a_slot_whose_port_is_missing_fails_at_connect_and_is_counted(
+    make_bench: MakeBench, tmp_path: Path
+) -> None:
+    config = make_bench(slots=1).config
+    missing = SlotSection(name="slot-2", port=str(tmp_path / "no-such-port"))
+    app = console(config.model_copy(update={"slots": [*config.slots, missing]}))
+
+    async def scenario() -> str:
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            await pilot.press("a")
+            await finish_all(pilot)
+            return screen_text(app)
+
+    text = asyncio.run(scenario())
+
+    assert "✘ failed at connect" in text
+    assert "reading identity" not in text
+    assert "connect: no serial port at" in text
+    assert "passed 1  failed 1  yield 50.0%" in text
+
+
+def test_a_slot_whose_port_is_held_elsewhere_fails_at_connect_and_is_counted(
+    make_bench: MakeBench,
+) -> None:
+    bench = make_bench(slots=1)
+    app = console(bench.config)
+
+    async def scenario() -> tuple[str, str]:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await sign_in(pilot)
+            # Another program holds the port the way the station itself does.
+            with open(bench.simulator.port(1).link, "rb") as held:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                await pilot.press("1")
+                await finish_all(pilot)
+            tile = screen.query_one(SlotGrid).tiles[0]
+            return screen_text(app), tile.status.reason
+
+    text, reason = asyncio.run(scenario())
+
+    assert "✘ failed at connect" in text
+    assert "is held by another process" in reason
+    assert "passed 0  failed 1  yield 0.0%" in text
+
+
+def test_the_rate_shows_once_a_module_has_finished(make_bench: MakeBench) -> None:
+    clock = StageClock()
+    app = ConsoleApp(
+        make_bench(slots=1).config, monotonic=clock, wall_clock=fixed_wall_clock
+    )
+
+    async def scenario() -> tuple[str, str]:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await sign_in(pilot)
+            before = screen_text(app)
+            clock.workers += 30.0
+            await pilot.press("1")
+            await finish_all(pilot)
+            # One module finished 36 s after the first one started: 100/h.
+            clock.ui += 36.0
+            screen.refresh_line()
+            await pilot.pause()
+            return before, screen_text(app)
+
+    before, after = asyncio.run(scenario())
+
+    assert "rate -" in before
+    assert "rate 100/h" in after
 
 
 def test_a_module_unplugged_mid_write_fails_then_passes_on_retry(
