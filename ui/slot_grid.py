@@ -2,8 +2,9 @@
 
 The grid picks as many columns as tiles of a readable width fit, and makes
 the rows as tall as the screen allows, so four slots fill a large monitor and
-thirty-two still fit an 80x24 terminal, where the tiles shrink to their
-compact form and the grid scrolls. Arrow keys move the selection by tile.
+nine still fit an 80x24 terminal in their dense form (the verdict beside the
+serial, the reason below), and thirty-two scroll. Arrow keys move the
+selection by tile.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ui.slot_tile import SlotTile
 MIN_TILE_WIDTH = 26
 # A compact tile: three rows inside its border.
 MIN_TILE_HEIGHT = 5
+# A dense tile: two rows inside its border, when compact ones do not all fit.
+DENSE_TILE_HEIGHT = 4
 # Taller than this only adds empty rows.
 MAX_TILE_HEIGHT = 20
 # The shape a tile reads best at; the grid picks the columns that come closest.
@@ -91,23 +94,32 @@ def grid_shape(count: int, width: int, height: int) -> tuple[int, int]:
     """Columns and row height for ``count`` tiles in ``width`` x ``height``.
 
     Of the column counts whose tiles are wide enough, the one whose tiles come
-    closest to the preferred shape while all fit on screen wins; when they
-    cannot all fit, as many columns as fit and compact rows, and the grid
-    scrolls.
+    closest to the preferred shape while all fit on screen wins. When compact
+    tiles cannot all fit, dense ones are tried; when those cannot either, as
+    many columns as fit and dense rows, and the grid scrolls.
     """
     count = max(count, 1)
     widest = max(1, min(count, width // MIN_TILE_WIDTH))
+    for lowest in (MIN_TILE_HEIGHT, DENSE_TILE_HEIGHT):
+        shape = _best_fit(count, width, height, widest, lowest)
+        if shape is not None:
+            return shape
+    return widest, DENSE_TILE_HEIGHT
+
+
+def _best_fit(
+    count: int, width: int, height: int, widest: int, lowest: int
+) -> tuple[int, int] | None:
+    """The best columns and row height with rows at least ``lowest`` tall."""
     best: tuple[float, int, int] | None = None
     for columns in range(1, widest + 1):
         rows = math.ceil(count / columns)
         row_height = min(height // rows, MAX_TILE_HEIGHT)
-        if row_height < MIN_TILE_HEIGHT:
+        if row_height < lowest:
             continue
         score = min(
             (width // columns) / PREFERRED_TILE[0], row_height / PREFERRED_TILE[1]
         )
         if best is None or score > best[0]:
             best = (score, columns, row_height)
-    if best is None:
-        return widest, MIN_TILE_HEIGHT
-    return best[1], best[2]
+    return None if best is None else (best[1], best[2])

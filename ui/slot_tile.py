@@ -33,6 +33,9 @@ _PASSED = {
 NUMBER_KEYS = 9
 # Content rows from which a tile draws its verdict in block letters.
 _ROOMY_ROWS = 7
+# Content rows below which a tile puts its verdict beside the serial, so the
+# reason keeps a row when many slots share a small terminal.
+_COMPACT_ROWS = 3
 
 
 class SlotTile(Widget, can_focus=True):
@@ -104,7 +107,9 @@ class SlotTile(Widget, can_focus=True):
         height = self.content_size.height
         if height >= _ROOMY_ROWS:
             return Group(*self._roomy_lines(width, height))
-        return Group(*self._compact_lines(width, height))
+        if height >= _COMPACT_ROWS:
+            return Group(*self._compact_lines(width, height))
+        return Group(*self._dense_lines(width))
 
     # --- layouts --------------------------------------------------------------
 
@@ -117,6 +122,18 @@ class SlotTile(Widget, can_focus=True):
         # Below the verdict, a reason takes every row the tile has left.
         outcome = self._outcome(wrap=height > 3)
         return [self._serial_line(), self._verdict_word(width), outcome]
+
+    def _dense_lines(self, width: int) -> list[Text]:
+        status = self.status
+        if status.phase is SlotPhase.BUSY:
+            return [self._serial_line(), _bar(status.fraction, width)]
+        if status.phase is SlotPhase.IDLE:
+            return [self._serial_line(), self._hint()]
+        word = f" {_GLYPHS[status.phase]} {_VERDICTS[status.phase]} "
+        verdict = Text(no_wrap=True, overflow="ellipsis")
+        verdict.append(word, style="bold reverse")
+        verdict.append(f" {self._heading()}", style="bold")
+        return [verdict, self._outcome()]
 
     def _roomy_lines(self, width: int, height: int) -> list[Text]:
         status = self.status

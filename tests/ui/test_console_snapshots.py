@@ -73,3 +73,25 @@ def test_help_screen(make_bench: MakeBench, tmp_path: Path) -> None:
             assert_snapshot(app, "help-80x24", tmp_path)
 
     asyncio.run(scenario())
+
+
+def test_line_screen_with_nine_slots_at_80x24(
+    make_bench: MakeBench, tmp_path: Path
+) -> None:
+    # Slot 9 sits in the third row, the one an 80x24 terminal used to cut off.
+    bench = make_bench(slots=9, misbehave=("9=rsa-key",))
+    clock = StageClock()
+    app = ConsoleApp(bench.config, monotonic=clock, wall_clock=fixed_wall_clock)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot)
+            clock.workers += MODULE_SECONDS
+            for key in "159":
+                await pilot.press(key)
+                await finish_all(pilot)
+            clock.ui += SHIFT_SECONDS
+            await finish_all(pilot)
+            assert_snapshot(app, "line-9-slots-80x24", tmp_path)
+
+    asyncio.run(scenario())
