@@ -2,6 +2,7 @@
 
     IssuerError
     ├── IssuanceRefused     the CA will not issue for this request (permanent)
+    │   └── BindingRefused  the serial, MAC or key is bound to another key there
     └── IssuerUnavailable   the CA cannot be reached now (transient: queue it)
 
 The workflow fails a module on ``IssuanceRefused`` and queues its CSR on
@@ -38,6 +39,14 @@ class IssuerError(Exception):
 
 class IssuanceRefused(IssuerError):
     """The CA refuses this request; retrying it will not help."""
+
+
+class BindingRefused(IssuanceRefused):
+    """The CA holds the serial, MAC or key bound to another key or module.
+
+    The CA's own clone check: the station flags the module for QA, as it does
+    for a clone it finds itself.
+    """
 
 
 class IssuerUnavailable(IssuerError):

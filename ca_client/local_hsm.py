@@ -12,11 +12,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ca_client.errors import IssuanceRefused, IssuerUnavailable
+from ca_client.errors import BindingRefused, IssuanceRefused, IssuerUnavailable
 from ca_client.issuer import DeviceRequest, IssuedCertificate
 from pki.ca_store import CaStore
 from pki.device_identity import DeviceIdentity
-from pki.errors import IssuanceRefusal, PkiError
+from pki.errors import CloneRefused, IssuanceRefusal, PkiError
 from pki.issuing_ca import BindingOverride, Clock, IssuingCa, IssuingCaSource, utc_now
 from pki.product_line import ProductLine
 
@@ -113,6 +113,10 @@ class LocalHsmIssuer:
     def _translated(self, serial: str) -> Iterator[None]:
         try:
             yield
+        except CloneRefused as exc:
+            raise BindingRefused(
+                exc.message, serial=serial, issuer=self._token_label
+            ) from exc
         except IssuanceRefusal as exc:
             raise IssuanceRefused(
                 exc.message, serial=serial, issuer=self._token_label

@@ -32,7 +32,8 @@ def check_bindings(
 
     Raises:
         CloneRefused: A binding names a different key; the message shows the
-            existing record and this module.
+            existing record and this module, and ``in_work`` names the run
+            of a module in work now that holds the binding.
     """
     # TODO(campaigns): an authorised rework or rotation campaign covering the
     # module lets it take a new key; campaigns are a PKI officer's tool that
@@ -45,14 +46,19 @@ def check_bindings(
         raise CloneRefused(
             f"clone suspected: {field} {value} is already bound to another key "
             f"({_describe(binding)}); this module: serial {serial}, MAC {mac}, "
-            f"key {spki_sha256[:_SHOWN]}, {slot}; flagged for QA"
+            f"key {spki_sha256[:_SHOWN]}, {slot}; flagged for QA",
+            in_work=binding.in_work,
         )
 
 
 def _describe(binding: Binding) -> str:
+    certificate = (
+        "in work now, no certificate yet"
+        if binding.cert_serial is None
+        else f"certificate {binding.cert_serial[:_SHOWN]}"
+    )
     return (
         f"{binding.record} on station {binding.station} {binding.slot} at "
         f"{binding.at:%Y-%m-%d %H:%M} UTC: serial {binding.serial}, MAC "
-        f"{binding.mac}, key {binding.spki_sha256[:_SHOWN]}, certificate "
-        f"{binding.cert_serial[:_SHOWN]}"
+        f"{binding.mac}, key {binding.spki_sha256[:_SHOWN]}, {certificate}"
     )

@@ -89,7 +89,16 @@ class PlanRefused(StepFailed):
 
 
 class CloneRefused(StepFailed):
-    """The module's serial or MAC is already bound to a different key."""
+    """The module's serial or MAC is already bound to a different key.
+
+    Attributes:
+        in_work: The run of another module in work now that holds the
+            serial or MAC, when that is the clash; QA sees both.
+    """
+
+    def __init__(self, reason: str, *, in_work: int | None = None) -> None:
+        super().__init__(reason)
+        self.in_work = in_work
 
 
 class CsrRejected(StepFailed):

@@ -149,7 +149,8 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class Binding:
-    """A module key bound to a serial and MAC by an issued certificate.
+    """A module key bound to a serial and MAC by an issued certificate, or
+    claimed by a run still in work on this station.
 
     Attributes:
         record: Where the binding comes from (``run 12``, ``import from F``).
@@ -158,8 +159,10 @@ class Binding:
         serial: Module serial.
         mac: Module MAC.
         spki_sha256: SHA-256 of the module key's SPKI.
-        cert_serial: The certificate's serial number, hex.
+        cert_serial: The certificate's serial number, hex; None for a claim.
         at: When the run started (or the certificate was issued).
+        in_work: The run, when it is still in work in this process (its
+            module may yet be stopped); None otherwise.
     """
 
     record: str
@@ -168,8 +171,9 @@ class Binding:
     serial: str
     mac: str
     spki_sha256: str
-    cert_serial: str
+    cert_serial: str | None
     at: datetime.datetime
+    in_work: int | None = None
 
 
 @dataclass(frozen=True)
@@ -426,20 +430,38 @@ class Journal:
             "WHERE serial = ? OR replace(lower(mac), ':', '') = ?", (text.strip(), mac)
         )
 
-    def bindings(self, *, serial: str, mac: str) -> list[Binding]:
+    def bindings(
+        self, *, serial: str, mac: str, claimed_besides: int | None = None
+    ) -> list[Binding]:
         """Every key bound to ``serial`` or ``mac`` by an issued certificate.
 
-        Covers this station's runs and the records imported from others.
+        Covers this station's runs and the records imported from others. With
+        ``claimed_besides`` (the asking run), also the keys that other runs in
+        work in this process have checked for ``serial`` or ``mac`` but not
+        yet had certified, and runs still in work are named by ``in_work``:
+        two modules seated at once with one serial see each other, since each
+        records its key before it looks.
         """
         with self._lock:
             rows = self._db.execute(
                 "SELECT 'run ' || id, station, slot, serial, mac, spki_sha256,"
-                " cert_serial, started_at FROM runs"
+                " cert_serial, started_at, CASE WHEN ? IS NOT NULL AND status = ?"
+                " AND epoch = ? THEN id END FROM runs"
                 " WHERE cert_serial IS NOT NULL AND (serial = ? OR mac = ?)"
                 " UNION ALL SELECT 'import from ' || source, station, slot, serial,"
-                " mac, spki_sha256, cert_serial, issued_at FROM imported_records"
-                " WHERE serial = ? OR mac = ?",
-                (serial, mac, serial, mac),
+                " mac, spki_sha256, cert_serial, issued_at, NULL FROM imported_records"
+                " WHERE serial = ? OR mac = ?"
+                " UNION ALL SELECT 'run ' || id, station, slot, serial, mac,"
+                " spki_sha256, NULL, started_at, id FROM runs"
+                " WHERE ? IS NOT NULL AND id != ? AND status = ? AND epoch = ?"
+                " AND cert_serial IS NULL AND spki_sha256 IS NOT NULL"
+                " AND (serial = ? OR mac = ?)",
+                (
+                    *(claimed_besides, RunStatus.RUNNING, self.epoch),
+                    *(serial, mac, serial, mac),
+                    *(claimed_besides, claimed_besides, RunStatus.RUNNING),
+                    *(self.epoch, serial, mac),
+                ),
             ).fetchall()
         return [
             Binding(
@@ -451,6 +473,7 @@ class Journal:
                 spki_sha256=row[5],
                 cert_serial=row[6],
                 at=datetime.datetime.fromisoformat(row[7]),
+                in_work=row[8],
             )
             for row in rows
         ]

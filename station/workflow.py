@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ca_client.errors import BindingRefused
 from ca_client.issuer import DeviceRequest, IssuedCertificate, Issuer
 from device_io.chain import decode_chain, encode_chain
 from device_io.identity import ModuleIdentity
@@ -222,43 +223,59 @@ class _ProvisioningJob(Job):
     def check_clones(self) -> None:
         assert self.csr is not None
         identity = self.module_identity()
-        journal = self.journal
         with self.stepping(Step.CLONE_CHECK, spki_sha256=self.csr.spki_sha256):
             try:
                 check_bindings(
-                    journal.bindings(serial=identity.serial, mac=identity.mac),
+                    self.journal.bindings(
+                        serial=identity.serial,
+                        mac=identity.mac,
+                        claimed_besides=self.run_id,
+                    ),
                     serial=identity.serial,
                     mac=identity.mac,
                     spki_sha256=self.csr.spki_sha256,
                     slot=self.slot.name,
                 )
             except CloneRefused as exc:
-                journal.flag_for_qa(
-                    self.run_id,
-                    serial=identity.serial,
-                    mac=identity.mac,
-                    reason=exc.reason,
-                )
-                run, reason = journal.run(self.run_id), exc.reason
-                self.owner.record_audit(
-                    lambda: self.owner.audit.clone_flagged(run, reason=reason)
-                )
+                self.flag_clone(self.run_id, exc.reason)
+                if exc.in_work is not None:
+                    # The other module is as suspect as this one: it must not
+                    # pass on the strength of having looked first.
+                    self.flag_clone(
+                        exc.in_work,
+                        f"clone suspected: {self.slot.name} presented serial "
+                        f"{identity.serial}, MAC {identity.mac} with another key "
+                        f"while this module was in work (run {self.run_id}); "
+                        "flagged for QA",
+                    )
                 raise
+
+    def flag_clone(self, run_id: int, reason: str) -> None:
+        """Flag run ``run_id``'s module for QA as a clone suspect, audited."""
+        run = self.journal.run(run_id)
+        self.journal.flag_for_qa(
+            run_id, serial=run.serial or "", mac=run.mac or "", reason=reason
+        )
+        self.owner.record_audit(
+            lambda: self.owner.audit.clone_flagged(run, reason=reason)
+        )
+
+    def refuse_if_flagged(self) -> None:
+        """Stop a module another slot's clone check flagged while it worked."""
+        flags = [
+            flag
+            for flag in self.journal.qa_flags(serial=self.module_identity().serial)
+            if flag.run_id == self.run_id
+        ]
+        if flags:
+            raise CloneRefused(flags[0].reason)
 
     def issue(self) -> None:
         assert self.csr is not None
         with self.stepping(Step.ISSUE, spki_sha256=self.csr.spki_sha256) as out:
             self._check_clock()
-            identity = self.module_identity()
-            issued = self.owner.issuer.issue(
-                DeviceRequest(
-                    csr_der=self.csr.der,
-                    serial=identity.serial,
-                    mac=identity.mac,
-                    model=identity.model,
-                    lot=identity.lot,
-                )
-            )
+            self.refuse_if_flagged()
+            issued = self._request_certificate()
             self.issued = issued
             self.cert_serial = issued.serial_hex
             self.chain_der = encode_chain([issued.leaf, *issued.chain])
@@ -272,6 +289,26 @@ class _ProvisioningJob(Job):
             out.detail = f"certificate {issued.serial_hex}" + (
                 " (already issued)" if issued.reused else ""
             )
+
+    def _request_certificate(self) -> IssuedCertificate:
+        assert self.csr is not None
+        identity = self.module_identity()
+        try:
+            return self.owner.issuer.issue(
+                DeviceRequest(
+                    csr_der=self.csr.der,
+                    serial=identity.serial,
+                    mac=identity.mac,
+                    model=identity.model,
+                    lot=identity.lot,
+                )
+            )
+        except BindingRefused as exc:
+            # The CA's own clone check caught what the station's did not
+            # (another station, or a record not imported here).
+            reason = f"clone suspected: the issuing CA refused: {exc}; flagged for QA"
+            self.flag_clone(self.run_id, reason)
+            raise CloneRefused(reason) from exc
 
     def audit_issued(self) -> None:
         """Tie the certificate to this manufacturing record in the audit log.
@@ -337,6 +374,7 @@ class _ProvisioningJob(Job):
 
     def lock(self) -> None:
         with self.stepping(Step.LOCK):
+            self.refuse_if_flagged()
             session = self.module()
             session.lock()
             state = session.identify().state

@@ -20,11 +20,13 @@ from device_io.session import open_session
 from station.assembly import open_station
 from station.audit import audit_log_path
 from station.errors import LotPlanError
+from station.events import EventKind, SlotEvent
 from station.journal import RunStatus
 from station.lot_import import import_lot
 from station.lot_plan import read_lot_plan
 from station.lot_store import LotStore
 from station.steps import Step
+from station.workflow import ModuleResult
 
 MakeLine = Callable[..., Line]
 FIXTURE_PLAN = Path(__file__).parents[2] / "fixtures" / "lots" / "LOT-2026-0042.csv"
@@ -221,3 +223,65 @@ def test_a_replacement_plan_contradicting_an_issued_certificate_is_refused(
     )
     with LotStore(line.station.config.lots_path) as lots:
         assert "AMB82D001001" in lots.plan("LOT-2026-0042").modules
+
+
+def _seat_the_clone_when(
+    line: Line, step: Step, results: list[ModuleResult]
+) -> Callable[[SlotEvent], None]:
+    """A listener for slot-1 that runs slot-2's whole module when slot-1
+    starts ``step``: two modules with one serial in work at once."""
+
+    def listener(event: SlotEvent) -> None:
+        if event.kind is EventKind.STEP and event.step is step and not results:
+            results.append(line.station.provisioner.provision(line.slots[1]))
+
+    return listener
+
+
+@pytest.mark.parametrize("step", [Step.ISSUE, Step.LOCK], ids=["issue", "lock"])
+def test_two_modules_with_one_serial_in_work_at_once_are_both_stopped_and_flagged(
+    make_line: MakeLine, step: Step
+) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    clone: list[ModuleResult] = []
+
+    first = line.station.provisioner.provision(
+        line.slots[0], listener=_seat_the_clone_when(line, step, clone)
+    )
+
+    (second,) = clone
+    assert (first.failure_step, second.failure_step) == (step, Step.CLONE_CHECK)
+    held = (
+        "in work now, no certificate yet"
+        if step is Step.ISSUE
+        else f"certificate {(first.cert_serial or '')[:16]}"
+    )
+    assert f"(run {first.run_id} on station demo-station slot-1 at " in second.reason
+    assert held in second.reason
+    assert first.reason == (
+        "clone suspected: slot-2 presented serial AMB82D001001, MAC "
+        "00:e0:4c:87:00:01 with another key while this module was in work "
+        f"(run {second.run_id}); flagged for QA"
+    )
+    flagged = {flag.run_id for flag in line.station.journal.qa_flags()}
+    assert {first.run_id, second.run_id} <= flagged
+    issued = [r for r in (first, second) if r.cert_serial is not None]
+    assert len(issued) == (0 if step is Step.ISSUE else 1)
+
+
+def test_a_clone_the_issuing_ca_refuses_is_flagged_for_qa(make_line: MakeLine) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    line.station.provisioner.provision(line.slots[0])
+    # Forget this station's record, as a station that never saw the original
+    # would: only the issuing CA still knows the binding.
+    line.station.journal._db.execute("UPDATE runs SET cert_serial = NULL")
+
+    clone = line.station.provisioner.provision(line.slots[1])
+
+    assert clone.failure_step is Step.ISSUE
+    assert clone.reason.startswith(
+        "clone suspected: the issuing CA refused: serial AMB82D001001 is bound "
+        "to another key"
+    )
+    (flag,) = line.station.journal.qa_flags()
+    assert (flag.run_id, flag.reason) == (clone.run_id, clone.reason)

@@ -289,7 +289,11 @@ def test_live_run_in_another_slot_is_not_taken_for_an_interrupted_one(
         line.station.provisioner, line.slots, listener=line.events.append
     )
 
-    assert sorted(r.status for r in results) == [RunStatus.FAIL, RunStatus.PASS]
+    # Two modules with one serial in work at once: at least one is stopped
+    # as a clone (both, when their checks overlap), none is interrupted.
+    statuses = [r.status for r in results]
+    assert statuses.count(RunStatus.FAIL) >= 1
+    assert set(statuses) <= {RunStatus.FAIL, RunStatus.PASS}
     assert [r.status for r in journal.runs()].count(RunStatus.INTERRUPTED) == 0
 
 
