@@ -193,6 +193,15 @@ class IntegrityError(DeviceError):
     """A CRC-32 or SHA-256 check over transferred data failed."""
 
 
+class SignatureMismatch(IntegrityError):
+    """A challenge signature did not verify with the expected key.
+
+    A bit error in the challenge on its way makes the module sign other
+    bytes, so a mismatch is retried; but the challenge line is short, and a
+    module whose signatures keep failing holds another key.
+    """
+
+
 class IdentityError(DeviceError):
     """An identity field reported by the module breaks its rule."""
 

@@ -60,6 +60,7 @@ from device_io.errors import (
     ModuleReset,
     PortGone,
     PvErrorCode,
+    SignatureMismatch,
 )
 from device_io.identity import ModuleIdentity
 from device_io.link import Link, LinkSettings
@@ -141,6 +142,8 @@ class SessionSettings:
         write_timeout: Longest a write to the port may take.
         attempts: Failures in a row, without progress, before a step fails.
         timeouts: Timeouts in a row, without progress, before a step fails.
+        mismatches: Challenge signatures that do not verify, in a row, before
+            the step fails.
         sync_attempts: ``AT+PVSYNC`` rounds in one resynchronisation.
         drain_quiet: Silence that marks the line as drained during a resync.
         drain_limit: Longest a resync drains a module that keeps talking.
@@ -157,6 +160,7 @@ class SessionSettings:
     write_timeout: float = 2.0
     attempts: int = 6
     timeouts: int = 2
+    mismatches: int = 3
     sync_attempts: int = 5
     drain_quiet: float = 0.1
     drain_limit: float = 2.0
@@ -234,13 +238,17 @@ class _Attempts:
     Timeouts have a budget of their own: noise is cheap to retry, but each
     timeout costs the whole wait (up to two minutes for a key generation),
     and a module that stayed silent twice will not answer a third time.
+    Signature mismatches too: a challenge damaged on the way is rare, and a
+    module that signs wrong three times in a row holds another key.
     """
 
     def __init__(self, settings: SessionSettings) -> None:
         self.limit = settings.attempts
         self.timeout_limit = settings.timeouts
+        self.mismatch_limit = settings.mismatches
         self.failures = 0
         self.timeouts = 0
+        self.mismatches = 0
         self.retrying = False
         self._furthest = 0
 
@@ -249,13 +257,19 @@ class _Attempts:
             self._furthest = position
             self.failures = 0
             self.timeouts = 0
+            self.mismatches = 0
 
     def failed(self, exc: DeviceError) -> bool:
         """Count a failure; True while another attempt is allowed."""
         self.failures += 1
         self.timeouts += isinstance(exc, LinkTimeout)
+        self.mismatches += isinstance(exc, SignatureMismatch)
         self.retrying = True
-        return self.failures < self.limit and self.timeouts < self.timeout_limit
+        return (
+            self.failures < self.limit
+            and self.timeouts < self.timeout_limit
+            and self.mismatches < self.mismatch_limit
+        )
 
 
 class ModuleSession:
@@ -1040,6 +1054,6 @@ def _verify(
             signature, challenge_message(challenge), ec.ECDSA(hashes.SHA256())
         )
     except InvalidSignature:
-        raise IntegrityError(
+        raise SignatureMismatch(
             "challenge signature does not verify with the expected key"
         ) from None

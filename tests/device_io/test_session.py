@@ -24,6 +24,7 @@ from device_io.errors import (
     PortGone,
     PortNotFound,
     PvErrorCode,
+    SignatureMismatch,
 )
 from device_io.pv import PvObject, SlotState, challenge_message
 from device_io.session import ModuleSession, open_session
@@ -323,16 +324,17 @@ def test_a_signature_over_a_damaged_challenge_is_asked_for_again(
     assert len(keyed.sent("AT+PVSIGN")) == 2
 
 
-def test_a_signature_that_never_verifies_fails_the_step(
+def test_a_signature_that_never_verifies_fails_the_step_after_its_own_budget(
     session: ModuleSession, keyed: ModuleDouble
 ) -> None:
     other_key = ec.generate_private_key(ec.SECP256R1()).public_key()
 
-    with pytest.raises(IntegrityError, match="does not verify") as caught:
+    with pytest.raises(SignatureMismatch, match="does not verify") as caught:
         session.sign_challenge(0, os.urandom(32), public_key=other_key)
 
     assert caught.value.step == "sign slot 0"
-    assert len(keyed.sent("AT+PVSIGN")) == FAST.attempts
+    assert FAST.mismatches < FAST.attempts
+    assert len(keyed.sent("AT+PVSIGN")) == FAST.mismatches
 
 
 def test_a_silent_command_fails_after_two_timeouts_naming_everything(
