@@ -31,6 +31,7 @@ from station.errors import ConfigError
 from station.events import EventListener, ignore_events
 from station.job import JobContext
 from station.journal import Clock, Journal, utc_now
+from station.lot_import import check_models
 from station.lot_store import LotStore
 from station.qa import QaInspector
 from station.secrets import read_secret
@@ -93,7 +94,8 @@ def open_station(
     Raises:
         BadgeError: ``operator`` is not a badge id.
         StationBusy: Another process runs this station already.
-        LotPlanError: No plan was imported for ``lot``.
+        LotPlanError: No plan was imported for ``lot``, or it plans a model
+            the product line does not certify.
         ConfigError: A file the configuration names cannot be used.
         SecretError: The token PIN cannot be read safely.
         IssuerUnavailable: The issuing CA cannot be opened.
@@ -105,6 +107,9 @@ def open_station(
         trust = load_trust(config)
         with LotStore(config.lots_path) as lots:
             plan = lots.plan(lot)
+        # The product line may have changed since the import: refuse here,
+        # not after every module's key generation.
+        check_models(config, plan, f"lot {lot}")
         journal = resources.enter_context(
             Journal(config.journal_path, station=config.station.name, clock=clock)
         )

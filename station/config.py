@@ -176,7 +176,9 @@ class LinkSection(_Section):
     to be seated again before it fails; 0 fails it at once.
     """
 
-    baud: Annotated[int, Field(gt=0)] = 115200
+    # Up to what USB-serial adapters reach; a larger number overflows the
+    # port driver rather than meaning anything.
+    baud: Annotated[int, Field(gt=0, le=12_000_000)] = 115200
     command_timeout: Annotated[float, Field(gt=0)] = 2.0
     keygen_timeout: Annotated[float, Field(gt=0)] = 120.0
     commit_timeout: Annotated[float, Field(gt=0)] = 10.0

@@ -40,7 +40,7 @@ def import_lot(
     # with their role's credential; roles and credentials are not built yet, so
     # the badge is recorded but not checked.
     check_badge(supervisor, role="supervisor")
-    _check_models(config, plan, source)
+    check_models(config, plan, source)
     with (
         Journal(config.journal_path, station=config.station.name) as journal,
         LotStore(config.lots_path) as lots,
@@ -99,7 +99,12 @@ def _modules(count: int) -> str:
     return "1 module" if count == 1 else f"{count} modules"
 
 
-def _check_models(config: StationConfig, plan: LotPlan, source: str) -> None:
+def check_models(config: StationConfig, plan: LotPlan, source: str) -> None:
+    """Refuse a plan with a model the product line does not certify.
+
+    Raises:
+        LotPlanError: Naming ``source``, the models and the product line.
+    """
     models = sorted({m.model for m in plan.modules.values()})
     unknown = [model for model in models if model not in config.product_line.models]
     if unknown:

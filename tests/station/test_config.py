@@ -144,3 +144,10 @@ def test_secret_comes_from_environment_before_file(
 
     assert secret.get_secret_value() == "from-env"
     assert "from-env" not in repr(secret)
+
+
+def test_a_baud_rate_no_adapter_reaches_is_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("baud = 115200", "baud = 99999999999")
+
+    with pytest.raises(ConfigError, match=r"link\.baud: Input should be less than"):
+        load_config(_write(tmp_path, text))

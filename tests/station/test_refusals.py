@@ -285,3 +285,26 @@ def test_a_clone_the_issuing_ca_refuses_is_flagged_for_qa(make_line: MakeLine) -
     )
     (flag,) = line.station.journal.qa_flags()
     assert (flag.run_id, flag.reason) == (clone.run_id, clone.reason)
+
+
+def test_a_lot_whose_model_the_product_line_no_longer_certifies_is_refused_at_start(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+    config = line.station.config
+    line.station.close()
+    narrowed = config.model_copy(
+        update={
+            "product_line": config.product_line.model_copy(
+                update={"models": {"BW16": 2}}
+            )
+        }
+    )
+
+    with pytest.raises(LotPlanError) as refused:
+        open_station(narrowed, operator="B0042", lot="LOT-2026-0042")
+
+    assert str(refused.value) == (
+        "lot LOT-2026-0042: model AMB82 is not in product line "
+        f"{config.product_line.name} (BW16); no certificate could be issued"
+    )
