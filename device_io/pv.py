@@ -373,6 +373,12 @@ class RawIdentity:
     def parse(cls, info: InfoLine) -> RawIdentity:
         return cls(*_expect(info, "PVID", 6))
 
+    def __str__(self) -> str:
+        return (
+            f"serial {self.serial}, MAC {self.mac}, model {self.model}, "
+            f"lot {self.lot}, firmware {self.firmware}, {self.state}"
+        )
+
 
 @dataclass(frozen=True)
 class KeyGenResult:

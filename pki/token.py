@@ -399,8 +399,24 @@ class _Library:
             logger.debug("session on token %s was already closed", label)
 
 
+# What the token errors an operator meets mean, in words.
+_MEANINGS: dict[type[pkcs11.PKCS11Error], str] = {
+    pkcs11.NoSuchToken: "no token with that label",
+    pkcs11.PinIncorrect: "the PIN is wrong",
+    pkcs11.PinLocked: "the PIN is locked after too many wrong tries",
+    pkcs11.PinExpired: "the PIN has expired",
+    pkcs11.UserPinNotInitialized: "the token's user PIN was never set",
+    pkcs11.TokenNotPresent: "the token is not present",
+    pkcs11.DeviceRemoved: "the token was removed",
+}
+
+
 def _describe(exc: pkcs11.PKCS11Error) -> str:
-    """python-pkcs11 messages are often empty; the class name says what failed."""
+    """Words for a token error: python-pkcs11 messages are often empty or
+    internal, so known errors are described, others named by their class."""
+    meaning = _MEANINGS.get(type(exc))
+    if meaning is not None:
+        return meaning
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

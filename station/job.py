@@ -301,13 +301,17 @@ class Job(ABC):
         )
         return f"{detail} (recovered: {notes})" if detail else f"recovered: {notes}"
 
-    def _as_failure(self, exc: Exception, step: Step) -> StepFailed:
+    def _as_failure(
+        self, exc: StepFailed | DeviceError | IssuerError, step: Step
+    ) -> StepFailed:
         if isinstance(exc, StepFailed):
             failure = exc
         elif isinstance(exc, DeviceError):
             failure = StepFailed(exc.message)
         else:
-            failure = StepFailed(f"issuer: {exc}")
+            # The module is named by the failure's own context; the issuer
+            # error's context would name it a second time.
+            failure = StepFailed(f"{_issuer(exc)}: {exc.message}")
         failure.slot = failure.slot or self.slot.name
         failure.serial = failure.serial or self.serial
         failure.step = failure.step or step.value
@@ -440,3 +444,7 @@ def _failed(job: Job, exc: StepFailed, elapsed: float) -> ModuleResult:
         )
     )
     return job.result(RunStatus.FAIL, elapsed, failure_step=step, reason=exc.reason)
+
+
+def _issuer(exc: IssuerError) -> str:
+    return f"issuer {exc.issuer}" if exc.issuer else "issuer"

@@ -306,7 +306,10 @@ class _ProvisioningJob(Job):
         except BindingRefused as exc:
             # The CA's own clone check caught what the station's did not
             # (another station, or a record not imported here).
-            reason = f"clone suspected: the issuing CA refused: {exc}; flagged for QA"
+            reason = (
+                f"clone suspected: the issuing CA refused: {exc.message}; "
+                "flagged for QA"
+            )
             self.flag_clone(self.run_id, reason)
             raise CloneRefused(reason) from exc
 

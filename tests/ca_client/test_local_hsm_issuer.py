@@ -160,7 +160,7 @@ def test_too_short_a_validity_is_refused(
 def test_a_wrong_pin_makes_the_issuer_unavailable(
     dev_pki: DevPki, ca_store: CaStore, product_line: ProductLine
 ) -> None:
-    with pytest.raises(IssuerUnavailable, match="PinIncorrect") as raised:
+    with pytest.raises(IssuerUnavailable, match="the PIN is wrong") as raised:
         LocalHsmIssuer.open(
             dev_pki.issuing,
             store=ca_store,

@@ -283,6 +283,7 @@ def test_a_clone_the_issuing_ca_refuses_is_flagged_for_qa(make_line: MakeLine) -
         "clone suspected: the issuing CA refused: serial AMB82D001001 is bound "
         "to another key"
     )
+    assert "(module " not in clone.reason
     (flag,) = line.station.journal.qa_flags()
     assert (flag.run_id, flag.reason) == (clone.run_id, clone.reason)
 
