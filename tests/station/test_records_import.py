@@ -14,8 +14,9 @@ from station_bench import Line
 
 from pki.devpki import DevPki
 from station.audit import audit_log_path
+from station.config import StationConfig
 from station.demo import write_demo_config
-from station.export import ExportError, export_lot
+from station.export import ExportError, ExportFiles, export_lot
 from station.records_import import import_records
 from station.steps import Step
 
@@ -82,15 +83,23 @@ def test_module_bound_on_another_station_is_refused_as_a_clone(
     }
 
 
-def test_importing_the_same_export_again_adds_nothing_and_audits_nothing(
-    make_line: MakeLine, tmp_path: Path
-) -> None:
+def _provisioned_and_exported(
+    make_line: MakeLine, tmp_path: Path, station: str
+) -> tuple[StationConfig, ExportFiles]:
+    """A station that provisioned one module, and its lot export as ``station``."""
     line = make_line()
     line.station.provisioner.provision(line.slots[0])
     config = line.station.config
     files = export_lot(
-        config.journal_path, "LOT-2026-0042", station="station-b", out=tmp_path
+        config.journal_path, "LOT-2026-0042", station=station, out=tmp_path
     )
+    return config, files
+
+
+def test_importing_the_same_export_again_adds_nothing_and_audits_nothing(
+    make_line: MakeLine, tmp_path: Path
+) -> None:
+    config, files = _provisioned_and_exported(make_line, tmp_path, "station-b")
     import_records(config, files.json, supervisor="S0001")
     audit = audit_log_path(config)
     before = audit.read_bytes()
@@ -104,12 +113,7 @@ def test_importing_the_same_export_again_adds_nothing_and_audits_nothing(
 def test_this_stations_own_export_is_refused(
     make_line: MakeLine, tmp_path: Path
 ) -> None:
-    line = make_line()
-    line.station.provisioner.provision(line.slots[0])
-    config = line.station.config
-    files = export_lot(
-        config.journal_path, "LOT-2026-0042", station="demo-station", out=tmp_path
-    )
+    config, files = _provisioned_and_exported(make_line, tmp_path, "demo-station")
 
     with pytest.raises(ExportError) as refused:
         import_records(config, files.json, supervisor="S0001")

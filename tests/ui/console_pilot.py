@@ -69,6 +69,19 @@ async def finish_all(pilot: Pilot[None]) -> LineScreen:
     return screen
 
 
+def run_all_and_read(app: ConsoleApp, size: tuple[int, int]) -> str:
+    """Sign in, start every slot, wait for them all, and read the screen."""
+
+    async def scenario() -> str:
+        async with app.run_test(size=size) as pilot:
+            await sign_in(pilot)
+            await pilot.press("a")
+            await finish_all(pilot)
+            return screen_text(app)
+
+    return asyncio.run(scenario())
+
+
 def screen_text(app: ConsoleApp) -> str:
     """What the terminal shows, as plain text, one line per row."""
     rows: dict[int, list[str]] = {}

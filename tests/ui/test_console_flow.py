@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from console_bench import LOT, MakeBench, StageClock, fixed_wall_clock
-from console_pilot import finish_all, screen_text, sign_in, until
+from console_pilot import finish_all, run_all_and_read, screen_text, sign_in, until
 from textual.widgets import Input
 
 from device_io.simulator import PortInfo
@@ -148,14 +148,7 @@ def test_start_all_shows_a_pass_and_a_fail_with_its_reason(
 ) -> None:
     app = console(make_bench(slots=2, misbehave=("2=rsa-key",)).config)
 
-    async def scenario() -> str:
-        async with app.run_test(size=SIZE) as pilot:
-            await sign_in(pilot)
-            await pilot.press("a")
-            await finish_all(pilot)
-            return screen_text(app)
-
-    text = asyncio.run(scenario())
+    text = run_all_and_read(app, SIZE)
 
     assert "PASS" in text
     assert "FAIL" in text
@@ -175,14 +168,7 @@ def test_a_slot_whose_port_is_missing_fails_at_connect_and_is_counted(
     missing = SlotSection(name="slot-2", port=str(tmp_path / "no-such-port"))
     app = console(config.model_copy(update={"slots": [*config.slots, missing]}))
 
-    async def scenario() -> str:
-        async with app.run_test(size=SIZE) as pilot:
-            await sign_in(pilot)
-            await pilot.press("a")
-            await finish_all(pilot)
-            return screen_text(app)
-
-    text = asyncio.run(scenario())
+    text = run_all_and_read(app, SIZE)
 
     assert "✘ failed at connect" in text
     assert "reading identity" not in text
