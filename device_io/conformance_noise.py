@@ -6,11 +6,23 @@ does not match its chunk, a reply of the wrong shape), a query's answer that
 is not the one the check requires, or a refusal the check does not expect
 (the command's bytes may have been changed on the way in). When asking again
 is safe (the command changes nothing, or the module refused it), such a
-command is asked up to ``ASKS`` times in all, each time after a resync:
+command is asked up to ``ASKS`` times in all, each time after a resync.
 
-- a good answer is taken, and the damage noted for the report;
-- the same failure every time is the firmware's answer, and is judged;
-- failures that differ keep the check from a verdict (``DamagedReply``).
+The rule that tells the link from the firmware: the firmware answers the same
+command the same way each time, so only an answer that changes when asked
+again proves link damage. Hence:
+
+- a good answer after a failure is taken, and the damage noted for the report;
+- failures that differ keep the check from a verdict (``DamagedReply``):
+  a reply that reads well but contradicts the contract by what it says, an
+  unreadable one (noise, a CRC-32 mismatch) also by its bytes, so that two
+  damages that read alike ("65 characters of hex") still differ;
+- the same failure every time is the firmware's answer, and is judged (no
+  link noise is noted for it) -- except a refusal or silence over a link that
+  has been seen to damage bytes during the run: those carry nothing that would
+  differ with the damage (the module refuses a command line damaged on the way
+  in with the same code however it was damaged), so there the same answer each
+  time proves nothing and the check has no verdict either.
 
 A value the contract wants the same each time (capabilities, identity, an
 object's hash before a command that must not change it) is read until two
@@ -27,8 +39,10 @@ the firmware's own answer: a verdict still needs a clean link.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from device_io.conformance_tap import Recorder
 from device_io.errors import (
     DeviceError,
     IntegrityError,
@@ -78,11 +92,22 @@ class DamagedReply(DeviceError):
 class NoiseJudge:
     """Asks a command again when link damage may explain its failure."""
 
-    def __init__(self, link: Link) -> None:
-        """Judge the exchanges over ``link``, resynchronising it between asks."""
+    def __init__(self, link: Link, recorder: Recorder | None = None) -> None:
+        """Judge the exchanges over ``link``, resynchronising it between asks.
+
+        Args:
+            link: The link to the module.
+            recorder: The link's tap, whose reply bytes tell failures that
+                read alike apart; without it, only their messages do.
+        """
         self._link = link
+        self._recorder = recorder
         self.noted: list[str] = []
-        """What was asked again and why, since the list was last cleared."""
+        """Link damage seen (what was asked again and why), since the list
+        was last cleared."""
+        self.damage_seen = False
+        """Whether the link has been seen to damage an exchange: an answer
+        changed when asked again. Kept for the whole run."""
 
     def judged(
         self, line: str, ask: Callable[[], _T], *, refusal: PvErrorCode | None = None
@@ -106,14 +131,14 @@ class NoiseJudge:
         except DeviceError as exc:
             if not suspect(exc, line, refusal):
                 raise
-            first = exc
-        if command_verb(line) in REPEATABLE or isinstance(first, ModuleError):
+            first = self._failure(exc)
+        if command_verb(line) in REPEATABLE or isinstance(first.error, ModuleError):
             return self._asked_again(line, ask, first, refusal)
         raise DamagedReply(
             f"the reply to {command_verb(line)} was damaged ({first.message}); "
             "the command cannot be sent again unchanged, so this check has no "
             "verdict"
-        ) from first
+        ) from first.error
 
     def settled(self, read: Callable[[], _T], what: str) -> _T:
         """A value read until two reads agree.
@@ -134,41 +159,89 @@ class NoiseJudge:
             value = read()
             if value in seen:
                 if len(seen) > 1:
-                    self.noted.append(
-                        f"{len(seen) + 1} reads of {what} before two agreed"
-                    )
+                    self._damaged(f"{len(seen) + 1} reads of {what} before two agreed")
                 return value
             seen.append(value)
+        self._damaged()
         raise DamagedReply(f"{len(seen)} reads of {what} all differ")
 
     def _asked_again(
         self,
         line: str,
         ask: Callable[[], _T],
-        first: DeviceError,
+        first: _Failure,
         refusal: PvErrorCode | None,
     ) -> _T:
         verb = command_verb(line)
         repeatable = verb in REPEATABLE
         failures = [first]
         while len(failures) < ASKS:
-            if not (repeatable or isinstance(failures[-1], ModuleError)):
+            if not (repeatable or isinstance(failures[-1].error, ModuleError)):
                 break  # the last asking may have taken effect
-            self.noted.append(f"{verb} asked again after: {failures[-1].message}")
             self._link.resync()
             try:
-                return ask()
+                answer = ask()
             except DeviceError as exc:
                 if not suspect(exc, line, refusal):
                     raise
-                failures.append(exc)
-        messages = list(dict.fromkeys(failure.message for failure in failures))
-        if len(messages) == 1:
-            raise failures[-1]
-        raise DamagedReply(
-            f"{verb} failed {len(failures)} times, not the same way each time: "
-            + "; ".join(messages)
-        ) from failures[-1]
+                failures.append(self._failure(exc))
+            else:
+                self._damaged(*_asked_again_after(verb, failures))
+                return answer
+        raise self._verdict(verb, failures)
+
+    def _verdict(self, verb: str, failures: list[_Failure]) -> DeviceError:
+        """What failures of every asking of one command come to."""
+        last = failures[-1].error
+        if len(set(failures)) > 1:
+            self._damaged(*_asked_again_after(verb, failures[:-1]))
+            messages = dict.fromkeys(failure.message for failure in failures)
+            damaged = DamagedReply(
+                f"{verb} failed {len(failures)} times, not the same way each time: "
+                + "; ".join(messages)
+            )
+        elif isinstance(last, (ModuleError, LinkTimeout)) and self.damage_seen:
+            damaged = DamagedReply(
+                f"{verb} failed the same way each of {len(failures)} times "
+                f"({last.message}), but this link has damaged other exchanges, "
+                "and a command line damaged on the way in is refused alike; "
+                "no verdict"
+            )
+        else:
+            return last
+        damaged.__cause__ = last
+        return damaged
+
+    def _failure(self, exc: DeviceError) -> _Failure:
+        """A failure, with the reply bytes when the reply could not be read.
+
+        A reply that read well but says the wrong thing is compared by what
+        it says: its bytes may differ each time (a fresh ECDSA signature).
+        """
+        last = self._recorder.last() if self._recorder else None
+        if last is None or isinstance(exc, (WrongAnswer, ModuleError)):
+            return _Failure(exc, ())
+        return _Failure(exc, tuple(last.reply))
+
+    def _damaged(self, *notes: str) -> None:
+        self.damage_seen = True
+        self.noted.extend(notes)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One asking's failure and the reply bytes it was made on."""
+
+    error: DeviceError = field(compare=False)
+    heard: tuple[bytes, ...]
+    message: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", self.error.message)
+
+
+def _asked_again_after(verb: str, failures: list[_Failure]) -> list[str]:
+    return [f"{verb} asked again after: {failure.message}" for failure in failures]
 
 
 def suspect(exc: DeviceError, line: str, refusal: PvErrorCode | None) -> bool:

@@ -152,7 +152,7 @@ class Probe:
         self.timeouts = timeouts
         self.ca = ca
         self.learnt = Learnt()
-        self.judge = NoiseJudge(link)
+        self.judge = NoiseJudge(link, recorder)
 
     # --- what the run has learnt ----------------------------------------------
 

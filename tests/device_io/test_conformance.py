@@ -253,3 +253,23 @@ def test_plan_names_are_unique_and_requirements_come_first() -> None:
         check_plan([PLAN[0], PLAN[0]])
     with pytest.raises(ValueError, match="requires undeclared"):
         check_plan([PLAN[1]])
+
+
+def test_a_firmware_lie_on_a_clean_link_fails_without_blaming_the_link(
+    simulate: Simulate,
+) -> None:
+    report = _run(simulate("1=lying-write-status"))
+
+    summary = format_summary(report)
+    assert _failed(report) == ["pvwstat.resume"]
+    assert report.damaged == []
+    assert all(not result.noted for result in report.results), summary
+    assert "clean link" not in summary
+
+
+@pytest.mark.parametrize("noise", ["repeat-bytes:0.005"])
+def test_link_damage_never_fails_a_check(simulate: Simulate, noise: str) -> None:
+    report = _run(simulate(f"1={noise}"))
+
+    assert report.failed == [], format_summary(report)
+    assert report.port_failure is None

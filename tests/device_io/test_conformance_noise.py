@@ -228,3 +228,50 @@ def test_a_check_without_a_verdict_is_reported_as_noise_not_failure() -> None:
     )
     assert "no verdict: pvx.demo" in summary
     assert "run again over a clean link" in summary
+
+
+def test_the_same_refusal_every_time_over_a_link_seen_damaging_has_no_verdict(
+    link: Link, respond: Start
+) -> None:
+    line = 'AT+PVW=0,352441c2,"YWJj"'
+    module = Scripted(
+        {
+            "AT+PVCAP?": [b"+PVCAP:1,1\xb020,4096\r\nOK\r\n", CAP],
+            line: [b"ERROR: 1\r\n"],
+        }
+    )
+    respond(module)
+    judge = NoiseJudge(link)
+    judge.judged("AT+PVCAP?", _caps(link))
+
+    with pytest.raises(DamagedReply, match="failed the same way each of 3 times"):
+        judge.judged(line, lambda: link.command(line, timeout=1))
+
+    assert module.asked.count(line) == ASKS
+
+
+def test_the_same_refusal_every_time_over_a_clean_link_is_the_firmwares(
+    link: Link, respond: Start
+) -> None:
+    line = 'AT+PVW=0,352441c2,"YWJj"'
+    respond(Scripted({"AT+PVCAP?": [CAP], line: [b"ERROR: 1\r\n"]}))
+    judge = NoiseJudge(link)
+    judge.judged("AT+PVCAP?", _caps(link))
+
+    with pytest.raises(ModuleError):
+        judge.judged(line, lambda: link.command(line, timeout=1))
+
+    assert not judge.damage_seen
+
+
+def test_the_same_wrong_answer_every_time_is_not_noted_as_link_noise(
+    link: Link, respond: Start
+) -> None:
+    respond(Scripted({"AT+PVCAP?": [b"+PVCAP:1,120\r\nOK\r\n"]}))
+    judge = NoiseJudge(link)
+
+    with pytest.raises(LinkNoise):
+        judge.judged("AT+PVCAP?", _caps(link))
+
+    assert judge.noted == []
+    assert not judge.damage_seen
