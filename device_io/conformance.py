@@ -198,7 +198,8 @@ def run_conformance(
 
     Raises:
         PortError: The port cannot be opened.
-        ModuleNotTestable: The module is locked, so it cannot be tested.
+        ModuleNotTestable: No module answers on the port, or it is locked,
+            so it cannot be tested.
     """
     options = options or ConformanceOptions()
     recorder = Recorder()
@@ -266,10 +267,23 @@ class _Run:
         except ModuleNotTestable:
             raise
         except PortError as exc:
+            # A vanished port says nothing about the firmware: no verdict.
             self._port_failure = exc.message
             self._stopped = f"the port failed during {check.name}"
-            return self._failure(check, exc)
-        except (LinkError, DamagedReply) as exc:
+            return CheckResult(
+                check,
+                Verdict.SKIP,
+                f"no verdict: the port was lost during this check ({exc.message})",
+                tuple(self._probe.recorder.exchanges),
+            )
+        except LinkError as exc:
+            if not self._results:
+                raise _silent_module(exc) from exc
+            self._drain(check)
+            failure = self._failure(check, exc)
+            self._resync(check)
+            return failure
+        except DamagedReply as exc:
             self._drain(check)
             failure = self._failure(check, exc)
             self._resync(check)
@@ -332,3 +346,13 @@ class _Run:
         except DeviceError as exc:
             logger.warning("cannot read the module's final state: %s", exc.message)
             return None
+
+
+def _silent_module(exc: LinkError) -> ModuleNotTestable:
+    """The first check got no answer: there is no module to test."""
+    return ModuleNotTestable(
+        f"no module answers AT+PVSYNC: {exc.message}",
+        port=exc.port,
+        slot=exc.slot,
+        step="link.sync",
+    )

@@ -72,7 +72,7 @@ def format_summary(report: ConformanceReport) -> str:
     if report.damaged or any(result.noted for result in report.results):
         lines.append(NOISY_LINK)
     if report.port_failure:
-        lines.append(f"the port failed: {report.port_failure}")
+        lines.append(f"the port was lost: {report.port_failure}")
     lines.append(_left_behind(report))
     if any(result.check.project_rule for result in report.results):
         lines.append(

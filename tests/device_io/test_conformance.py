@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pty_module import PtyPair
 
 from device_io.conformance import (
     PLAN,
@@ -20,7 +21,7 @@ from device_io.conformance import (
 from device_io.conformance_check import When, check_plan
 from device_io.conformance_report import format_result, format_summary
 from device_io.errors import PortNotFound
-from device_io.link import Link
+from device_io.link import Link, LinkSettings
 from device_io.serial_port import SerialPort
 from device_io.simulator import (
     FirmwareLimits,
@@ -211,7 +212,8 @@ def test_run_goes_on_after_the_module_resets_mid_command(simulate: Simulate) -> 
 def test_port_vanishing_mid_run_is_a_port_failure(simulate: Simulate) -> None:
     report = _run(simulate("1=unplug:PVKEYGEN"))
 
-    assert _failed(report) == ["pvkeygen.new"]
+    assert _failed(report) == []
+    assert _verdicts(report)["pvkeygen.new"] is Verdict.SKIP
     assert report.port_failure is not None
     assert report.final_state is None
     later = [r for r in report.results if r.name == "pvread.csr"]
@@ -240,6 +242,16 @@ def test_module_left_mid_provisioning_is_reset_before_the_checks(
     assert report.passed, format_summary(report)
     assert report.results[5].name == "pvreset.start"
     assert report.results[5].detail == "was KEY"
+
+
+def test_a_port_with_no_module_answering_is_not_testable() -> None:
+    pair = PtyPair()
+    quick = LinkSettings(sync_timeout=0.05, sync_attempts=2, drain_quiet=0.01)
+    try:
+        with pytest.raises(ModuleNotTestable, match="no module answers AT\\+PVSYNC"):
+            run_conformance(pair.path, ConformanceOptions(link=quick))
+    finally:
+        pair.close()
 
 
 def test_missing_port_is_refused_before_any_check() -> None:

@@ -113,3 +113,14 @@ def test_a_keygen_timeout_that_is_not_a_positive_number_is_refused(
         run.stderr
     )
     assert run.stdout == ""
+
+
+def test_a_port_lost_mid_run_exits_2_and_fails_no_check(
+    module: Callable[..., str],
+) -> None:
+    run = _station("conformance", "--port", module("unplug"))
+
+    assert run.returncode == 2, run.stdout
+    assert "\nfailed:" not in run.stdout
+    assert " 0 failed, " in run.stdout
+    assert "the port was lost: " in run.stdout
