@@ -7,7 +7,8 @@ SIGINT or SIGTERM, and stops cleanly: ptys closed, links removed, flash kept.
 With ``--exit-with-parent`` it also stops cleanly when the process that started
 it dies, even by SIGKILL, so a killed ``station demo`` leaves no module serving
 ptys in a folder the next demo wipes. ``--exit-with-parent PID`` names that
-parent, so one that dies before the simulator has even started is noticed.
+parent, so one that dies before the simulator has even started is noticed:
+a PID that is not the parent is refused before any module is served.
 """
 
 from __future__ import annotations
@@ -74,7 +75,14 @@ def main(argv: list[str]) -> int:
     except (SimulatorError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    watched = parent if args.exit_with_parent == _OWN_PARENT else args.exit_with_parent
+    if args.exit_with_parent not in (None, _OWN_PARENT, parent):
+        print(
+            f"simulate: --exit-with-parent {args.exit_with_parent} is not the "
+            f"parent of this process (that is {parent}); it may already be gone",
+            file=sys.stderr,
+        )
+        return EXIT_SETUP
+    watched = None if args.exit_with_parent is None else parent
     return _serve(config, args.ports_file, parent=watched)
 
 

@@ -45,3 +45,7 @@ class FlashFull(FlashError):
 
 class PortSetupError(SimulatorError):
     """A pseudo-terminal or its stable link name cannot be created."""
+
+
+class StateDirInUse(SimulatorError):
+    """Another simulator is serving from the same state directory."""

@@ -27,6 +27,7 @@ from device_io.simulator.flash import Flash
 from device_io.simulator.link_faults import LinkFaults
 from device_io.simulator.nameplate import Nameplate, neighbour_serial
 from device_io.simulator.pty_port import DEFAULT_REPLUG_DELAY, PtyPort
+from device_io.simulator.state_lock import StateLock
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Simulator:
         """Build the fixture; nothing is opened until ``start``."""
         self.config = config
         self._ports: list[PtyPort] = []
+        self._lock: StateLock | None = None
 
     def __enter__(self) -> Simulator:
         self.start()
@@ -125,6 +127,7 @@ class Simulator:
                 up; modules already started are stopped again.
         """
         flash_dir, ports_dir = self._make_state_dirs()
+        self._lock = StateLock(self.config.state_dir)
         try:
             for slot in range(1, len(self.config.nameplates) + 1):
                 port = self._build_port(slot, flash_dir, ports_dir)
@@ -140,6 +143,9 @@ class Simulator:
         """Stop every module and remove its link; flash files stay."""
         while self._ports:
             self._ports.pop().stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def reset(self, slot: int) -> None:
         """Reset the module in ``slot``: banner, staged write lost."""
@@ -215,12 +221,16 @@ def write_ports_file(path: Path, ports: Sequence[PortInfo]) -> None:
     """Write the ports as a JSON list, atomically (temp file, fsync, rename).
 
     Raises:
-        OSError: The file cannot be written.
+        PortSetupError: The file cannot be written (named as given).
     """
     temporary = path.with_name(f".{path.name}.tmp")
     data = json.dumps([asdict(port) for port in ports], indent=2) + "\n"
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with temporary.open("w", encoding="utf-8") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        # The temporary file is ours; the user named ``path``.
+        raise PortSetupError(f"cannot write {path}: {exc.strerror}") from exc

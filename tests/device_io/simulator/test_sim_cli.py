@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 from sim_bench import LOT_PLAN, Wire
 
-from device_io.simulator import main
+from device_io.simulator import (
+    Simulator,
+    SimulatorConfig,
+    assign_slots,
+    main,
+    read_lot_plan,
+)
 
 
 def _wait_for(path: Path, process: subprocess.Popen[str]) -> None:
@@ -194,21 +200,88 @@ def test_cli_with_exit_with_parent_stops_and_removes_links_when_parent_is_killed
     assert "parent process" in log_path.read_text()
 
 
-def test_cli_stops_at_once_when_the_parent_it_was_given_is_already_gone(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("pid", [1, os.getpid(), 999999])
+def test_cli_refuses_an_exit_with_parent_pid_that_is_not_its_parent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pid: int
 ) -> None:
     ports_file = tmp_path / "ports.json"
-    # This process is never its own parent: the named parent counts as gone.
+    # This process is never its own parent, nor is init or a free PID.
     args = [
         "--slots=1",
         f"--lot-plan={LOT_PLAN}",
         f"--state-dir={tmp_path / 'state'}",
         f"--ports-file={ports_file}",
-        f"--exit-with-parent={os.getpid()}",
+        f"--exit-with-parent={pid}",
     ]
 
-    assert main(args) == 0
+    assert main(args) == 2
 
-    (port,) = json.loads(ports_file.read_text())
-    assert not os.path.lexists(port["link"])
-    assert f"slot 1: {port['port']}" in capsys.readouterr().out
+    assert f"--exit-with-parent {pid} is not the parent" in capsys.readouterr().err
+    assert not ports_file.exists()
+
+
+def test_a_second_simulator_on_the_same_state_dir_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    simulator_process: subprocess.Popen[str],
+) -> None:
+    _wait_for(tmp_path / "ports.json", simulator_process)
+    links = sorted((tmp_path / "state" / "ports").iterdir())
+    targets = [os.readlink(link) for link in links]
+    args = ["--slots=3", f"--lot-plan={LOT_PLAN}", f"--state-dir={tmp_path / 'state'}"]
+
+    assert main(args) == 2
+
+    assert "another simulator is serving from" in capsys.readouterr().err
+    assert [os.readlink(link) for link in links] == targets
+
+
+def test_the_state_dir_is_free_again_once_a_simulator_stops(
+    tmp_path: Path, simulator_process: subprocess.Popen[str]
+) -> None:
+    _wait_for(tmp_path / "ports.json", simulator_process)
+    simulator_process.send_signal(signal.SIGTERM)
+    simulator_process.communicate(timeout=20)
+
+    config = SimulatorConfig(
+        state_dir=tmp_path / "state",
+        nameplates=assign_slots(read_lot_plan(LOT_PLAN), slots=1, first=0),
+    )
+    simulator = Simulator(config)
+    simulator.start()
+    simulator.stop()
+
+
+def test_a_ports_file_that_cannot_be_written_is_named_as_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "--slots=1",
+        f"--lot-plan={LOT_PLAN}",
+        f"--state-dir={tmp_path / 'state'}",
+        "--ports-file=/proc/x/y",
+    ]
+
+    assert main(args) == 2
+
+    err = capsys.readouterr().err
+    assert "cannot write /proc/x/y: " in err
+    assert ".y.tmp" not in err
+
+
+@pytest.mark.parametrize(
+    "before", [["-v"], ["-vv"], ["--config", "station.toml"], ["--config=x.toml"]]
+)
+def test_station_global_options_before_simulate_are_accepted(
+    before: list[str],
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "station", *before, "simulate", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("usage: station simulate")
