@@ -57,14 +57,18 @@ _COMMAND_GROUPS = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``station`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["simulate"]:
+    parser = _parser()
+    options = parser.parse_known_args(argv)[0]
+    if options.group == "simulate":
         # The simulator parses its own arguments, so that ``station simulate``
-        # and ``python -m device_io.simulator`` are the same command.
+        # and ``python -m device_io.simulator`` are the same command; the
+        # global options before it still count (--config means nothing to it).
         from device_io.simulator import main as simulate_main
 
-        return simulate_main(argv[1:])
+        if options.verbose:
+            _configure_logging(options.verbose)
+        return simulate_main(argv[argv.index("simulate") + 1 :])
 
-    parser = _parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     command: Command | None = getattr(args, "command", None)
