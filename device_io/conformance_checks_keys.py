@@ -10,9 +10,8 @@ from __future__ import annotations
 import secrets
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from device_io.conformance_check import CheckList
 from device_io.conformance_probe import (
@@ -163,9 +162,12 @@ def declare_object_checks(checks: CheckList, slot: int, keygen: str) -> None:
     def _csr_signature(probe: Probe) -> None:
         der = probe.learnt.csr[slot]
         request = _parse_csr(der, csr.value)
-        if not isinstance(request.signature_hash_algorithm, hashes.SHA256):
+        algorithm = request.signature_algorithm_oid
+        if algorithm != SignatureAlgorithmOID.ECDSA_WITH_SHA256:
             raise ContractBreach(
-                f"{csr.value} is not signed with SHA-256", evidence=_read(csr, der)
+                f"{csr.value} is signed with algorithm {algorithm.dotted_string}, "
+                "not ecdsa-with-SHA256 (1.2.840.10045.4.3.2)",
+                evidence=_read(csr, der),
             )
         if not request.is_signature_valid:
             raise ContractBreach(

@@ -176,6 +176,17 @@ def test_each_fault_is_named_by_the_check_that_catches_it(
     assert failure.exchanges or failure.evidence, "a failure shows the bytes"
 
 
+def test_an_rsa_csr_fails_the_ecdsa_signature_check_too(simulate: Simulate) -> None:
+    report = _run(simulate("1=rsa-key"))
+
+    failure = next(r for r in report.failed if r.name == "csr.signature")
+
+    assert failure.detail == (
+        "CSR is signed with algorithm 1.2.840.113549.1.1.11, not ecdsa-with-SHA256 "
+        "(1.2.840.10045.4.3.2)"
+    )
+
+
 def test_failure_shows_the_command_and_the_raw_reply(simulate: Simulate) -> None:
     report = _run(simulate("1=bad-read-crc"))
 
