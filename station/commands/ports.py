@@ -52,19 +52,27 @@ def register(commands: Subcommands) -> None:
     )
     ports.add_argument(
         "--sys-root",
-        type=Path,
+        type=_folder,
         default=SYS_ROOT,
         metavar="DIR",
         help="read sysfs from DIR (default: %(default)s)",
     )
     ports.add_argument(
         "--dev-root",
-        type=Path,
+        type=_folder,
         default=DEV_ROOT,
         metavar="DIR",
         help="read device nodes and links from DIR (default: %(default)s)",
     )
     ports.set_defaults(command=_ports)
+
+
+def _folder(text: str) -> Path:
+    """A folder that exists: a mistyped root would list no ports, not fail."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text}")
+    return path
 
 
 def _ports(args: argparse.Namespace) -> int:

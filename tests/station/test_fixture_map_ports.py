@@ -211,6 +211,13 @@ def test_empty_tree_says_nothing_was_found(tmp_path: Path) -> None:
     assert run.stdout == f"no USB serial ports found in {tmp_path}/class/tty\n"
 
 
+def test_a_sys_root_that_does_not_exist_exits_2_naming_it(tmp_path: Path) -> None:
+    run = _station("ports", "--sys-root", str(tmp_path / "nonexist"), cwd=tmp_path)
+
+    assert run.returncode == 2
+    assert f"--sys-root: no such folder: {tmp_path}/nonexist" in run.stderr
+
+
 def test_bad_fixture_map_exits_2_with_the_reason(tmp_path: Path) -> None:
     fixture = tmp_path / "fixture.toml"
     fixture.write_text(FIXTURE.replace('name = "slot-3"', 'name = "slot-1"'))
