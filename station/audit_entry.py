@@ -60,6 +60,7 @@ class AuditEvent(StrEnum):
     UNDELIVERED = "undelivered"
     LOG_REPAIRED = "log-repaired"
     RECORDS_IMPORTED = "records-imported"
+    QA_FLAGS_CLEARED = "qa-flags-cleared"
 
 
 _MANUFACTURING = frozenset({"station", "slot", "operator", "lot", "firmware"})
@@ -78,6 +79,9 @@ REQUIRED_FIELDS: Mapping[str, frozenset[str]] = {
     | {"run_id", "serial", "mac", "cert_serial", "step", "reason"},
     AuditEvent.LOG_REPAIRED: frozenset(
         {"station", "operator", "removed_bytes", "removed_sha256", "saved_as"}
+    ),
+    AuditEvent.QA_FLAGS_CLEARED: frozenset(
+        {"station", "operator", "serial", "runs", "note"}
     ),
     AuditEvent.RECORDS_IMPORTED: frozenset(
         {"station", "operator", "source", "file_sha256", "from_station", "lot"}

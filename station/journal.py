@@ -95,6 +95,16 @@ CREATE TABLE IF NOT EXISTS qa_flags (
 );
 """
 
+# Columns added to a table after its first release, for journals made before.
+_ADDED_COLUMNS = {
+    "qa_flags": (
+        ("kind", "TEXT NOT NULL DEFAULT 'clone'"),
+        ("cleared_at", "TEXT"),
+        ("cleared_by", "TEXT"),
+        ("clearance", "TEXT"),
+    ),
+}
+
 
 class RunStatus(StrEnum):
     """Where a run stands."""
@@ -176,15 +186,48 @@ class Binding:
     in_work: int | None = None
 
 
+class QaFlagKind(StrEnum):
+    """Why a module was flagged for QA."""
+
+    # A serial or MAC bound to two keys: the module is refused until QA
+    # clears the flag, since the station cannot tell the genuine one.
+    CLONE = "clone"
+    # A certificate issued to a module that then failed: finish or revoke.
+    UNDELIVERED = "undelivered"
+
+
 @dataclass(frozen=True)
 class QaFlag:
-    """A module QA must look at, and why."""
+    """A module QA must look at, and why.
 
+    Attributes:
+        id: The flag's number.
+        run_id: The run that raised it.
+        serial: Module serial.
+        mac: Module MAC.
+        reason: Why, in the words the operator saw.
+        flagged_at: When.
+        kind: What kind of problem it is.
+        cleared_at: When QA cleared it, or None while it is open.
+        cleared_by: The badge that cleared it.
+        clearance: What QA found, in its own words.
+    """
+
+    id: int
     run_id: int
     serial: str
     mac: str
     reason: str
     flagged_at: datetime.datetime
+    kind: QaFlagKind = QaFlagKind.CLONE
+    cleared_at: datetime.datetime | None = None
+    cleared_by: str | None = None
+    clearance: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """True until QA clears the flag."""
+        return self.cleared_at is None
 
 
 def utc_now() -> datetime.datetime:
@@ -221,6 +264,7 @@ class Journal:
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(_SCHEMA)
+            _add_columns(db)
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
         return db
@@ -503,32 +547,77 @@ class Journal:
             )
             return db.total_changes - before
 
-    def flag_for_qa(self, run_id: int, *, serial: str, mac: str, reason: str) -> None:
-        """Flag a module for QA, with the reason (a clone, say)."""
+    def flag_for_qa(
+        self,
+        run_id: int,
+        *,
+        serial: str,
+        mac: str,
+        reason: str,
+        kind: QaFlagKind,
+    ) -> None:
+        """Flag a module for QA, with the reason and the kind of problem."""
         with self._write() as db:
             db.execute(
-                "INSERT INTO qa_flags (run_id, serial, mac, reason, flagged_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (run_id, serial, mac, reason, self._now()),
+                "INSERT INTO qa_flags (run_id, serial, mac, reason, flagged_at, kind)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, serial, mac, reason, self._now(), kind),
             )
 
     def qa_flags(self, *, serial: str | None = None) -> list[QaFlag]:
         """QA flags, oldest first, or only those of one module serial."""
-        where, args = ("WHERE serial = ?", (serial,)) if serial else ("", ())
+        if serial:
+            return self._flags("WHERE serial = ?", (serial,))
+        return self._flags("", ())
+
+    def open_clone_flags(self, *, serial: str, mac: str) -> list[QaFlag]:
+        """Clone flags on ``serial`` or ``mac`` that QA has not cleared."""
+        return self._flags(
+            "WHERE kind = ? AND cleared_at IS NULL AND (serial = ? OR mac = ?)",
+            (QaFlagKind.CLONE, serial, mac),
+        )
+
+    def clear_qa_flags(self, *, serial: str, by: str, note: str) -> list[QaFlag]:
+        """Clear every open flag on module ``serial``; returns them as cleared."""
+        with self._write() as db:
+            ids = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM qa_flags WHERE serial = ? AND cleared_at IS NULL",
+                    (serial,),
+                )
+            ]
+            now = self._now()
+            db.executemany(
+                "UPDATE qa_flags SET cleared_at = ?, cleared_by = ?, clearance = ?"
+                " WHERE id = ?",
+                [(now, by, note, flag_id) for flag_id in ids],
+            )
+        return [f for f in self._flags("WHERE serial = ?", (serial,)) if f.id in ids]
+
+    def _flags(self, where: str, args: tuple[object, ...]) -> list[QaFlag]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT run_id, serial, mac, reason, flagged_at FROM qa_flags "  # noqa: S608
+                "SELECT id, run_id, serial, mac, reason, flagged_at, kind,"  # noqa: S608
+                " cleared_at, cleared_by, clearance FROM qa_flags "
                 + where
                 + " ORDER BY id",
                 args,
             ).fetchall()
         return [
             QaFlag(
-                run_id=row[0],
-                serial=row[1],
-                mac=row[2],
-                reason=row[3],
-                flagged_at=datetime.datetime.fromisoformat(row[4]),
+                id=row[0],
+                run_id=row[1],
+                serial=row[2],
+                mac=row[3],
+                reason=row[4],
+                flagged_at=datetime.datetime.fromisoformat(row[5]),
+                kind=QaFlagKind(row[6]),
+                cleared_at=(
+                    None if row[7] is None else datetime.datetime.fromisoformat(row[7])
+                ),
+                cleared_by=row[8],
+                clearance=row[9],
             )
             for row in rows
         ]
@@ -617,6 +706,15 @@ class Journal:
                 args,
             ).fetchall()
         return [_run_from_row(row) for row in rows]
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Add the columns a journal made by an earlier release lacks."""
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, definition in columns:
+            if name not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
 
 def _run_from_row(row: tuple[object, ...]) -> RunRecord:

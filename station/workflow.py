@@ -31,7 +31,7 @@ from station.csr import CheckedCsr, check_csr
 from station.errors import ClockError, CloneRefused, StepFailed
 from station.events import EventListener
 from station.job import Job, JobContext, JobRunner, ModuleResult, Slot
-from station.journal import RunRecord, RunStatus
+from station.journal import QaFlag, QaFlagKind, RunRecord, RunStatus
 from station.lot_plan import LotPlan
 from station.possession import prove_possession
 from station.steps import PROVISION_STEPS, Step
@@ -96,7 +96,13 @@ class Provisioner(JobRunner):
             f"the module failed at {step.label}: {reason}; finish the module or "
             f"revoke the certificate"
         )
-        self.journal.flag_for_qa(run.id, serial=run.serial, mac=run.mac, reason=note)
+        self.journal.flag_for_qa(
+            run.id,
+            serial=run.serial,
+            mac=run.mac,
+            reason=note,
+            kind=QaFlagKind.UNDELIVERED,
+        )
         try:
             self.audit.undelivered(run, step=step.value, reason=reason)
         except AuditError:
@@ -192,6 +198,7 @@ class _ProvisioningJob(Job):
         self.read_back()
         self.prove_possession()
         with self.stepping(Step.LOCK) as out:
+            self.refuse_if_flagged(before.spki_sha256)
             out.detail = f"locked by run {before.id}"
 
     def check_plan(self) -> None:
@@ -224,6 +231,7 @@ class _ProvisioningJob(Job):
         assert self.csr is not None
         identity = self.module_identity()
         with self.stepping(Step.CLONE_CHECK, spki_sha256=self.csr.spki_sha256):
+            self.refuse_if_flagged(self.csr.spki_sha256)
             try:
                 check_bindings(
                     self.journal.bindings(
@@ -254,27 +262,48 @@ class _ProvisioningJob(Job):
         """Flag run ``run_id``'s module for QA as a clone suspect, audited."""
         run = self.journal.run(run_id)
         self.journal.flag_for_qa(
-            run_id, serial=run.serial or "", mac=run.mac or "", reason=reason
+            run_id,
+            serial=run.serial or "",
+            mac=run.mac or "",
+            reason=reason,
+            kind=QaFlagKind.CLONE,
         )
         self.owner.record_audit(
             lambda: self.owner.audit.clone_flagged(run, reason=reason)
         )
 
-    def refuse_if_flagged(self) -> None:
-        """Stop a module another slot's clone check flagged while it worked."""
+    def refuse_if_flagged(self, spki_sha256: str) -> None:
+        """Stop a module whose key has an open clone flag on its serial or MAC.
+
+        The flag may come from an earlier run of this module or from another
+        slot's clone check while it worked: either way the station cannot tell
+        the genuine module from the clone, and QA must clear the flag first.
+        A module whose own key was never flagged (the original that a later
+        clone clashed with) is not stopped by the clone's flag.
+        """
+        identity = self.module_identity()
         flags = [
             flag
-            for flag in self.journal.qa_flags(serial=self.module_identity().serial)
-            if flag.run_id == self.run_id
+            for flag in self.journal.open_clone_flags(
+                serial=identity.serial, mac=identity.mac
+            )
+            if self.journal.run(flag.run_id).spki_sha256 == spki_sha256
         ]
-        if flags:
-            raise CloneRefused(flags[0].reason)
+        if not flags:
+            return
+        first = flags[0]
+        raise CloneRefused(
+            f"{_flagged_as(first, identity)} has an open clone flag from run "
+            f"{first.run_id} ({first.flagged_at:%Y-%m-%d %H:%M} UTC); QA clears it "
+            f"with 'station records clear-flags {first.serial}' once the genuine "
+            "module is known"
+        )
 
     def issue(self) -> None:
         assert self.csr is not None
         with self.stepping(Step.ISSUE, spki_sha256=self.csr.spki_sha256) as out:
             self._check_clock()
-            self.refuse_if_flagged()
+            self.refuse_if_flagged(self.csr.spki_sha256)
             issued = self._request_certificate()
             self.issued = issued
             self.cert_serial = issued.serial_hex
@@ -376,10 +405,17 @@ class _ProvisioningJob(Job):
             prove_possession(self.module(), self.issued.leaf)
 
     def lock(self) -> None:
+        assert self.csr is not None
         with self.stepping(Step.LOCK):
-            self.refuse_if_flagged()
+            self.refuse_if_flagged(self.csr.spki_sha256)
             session = self.module()
             session.lock()
             state = session.identify().state
             if state is not SlotState.LOCKED:
                 raise StepFailed(f"module reports {state.value} after locking")
+
+
+def _flagged_as(flag: QaFlag, identity: ModuleIdentity) -> str:
+    if flag.serial == identity.serial:
+        return f"serial {identity.serial}"
+    return f"MAC {identity.mac}"

@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from station.journal import Journal, RunStatus
+from station.journal import Journal, QaFlag, RunStatus
 from ui.module_record import ModuleRecord, RunHistory, look_up
 
 
@@ -73,12 +73,19 @@ def render_record(record: ModuleRecord) -> RenderableType:
     parts: list[RenderableType] = [_run_block(history) for history in record.runs]
     if record.flags:
         parts.append(Text("QA flags", style="bold underline"))
-        parts.extend(
-            Text(f"  {_local(flag.flagged_at)}  run {flag.run_id}: ")
-            + Text(flag.reason)
-            for flag in record.flags
-        )
+        parts.extend(_flag_line(flag) for flag in record.flags)
     return Group(*parts)
+
+
+def _flag_line(flag: QaFlag) -> Text:
+    line = Text(f"  {_local(flag.flagged_at)}  run {flag.run_id}: ") + Text(flag.reason)
+    if flag.cleared_at is not None:
+        line += Text(
+            f"  [cleared {_local(flag.cleared_at)} by {flag.cleared_by}: "
+            f"{flag.clearance}]",
+            style="dim",
+        )
+    return line
 
 
 def _run_block(history: RunHistory) -> RenderableType:

@@ -1,4 +1,4 @@
-"""``station records import``: bindings made on other stations, for clone checks."""
+"""``station records``: other stations' bindings, and QA flags on modules."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from pathlib import Path
 
 from station.commands import EXIT_OK, Subcommands, badge
 from station.config import find_config, load_config
+from station.qa_flags import clear_flags, open_flags
 from station.records_import import import_records
 
 
 def register(commands: Subcommands) -> None:
     """Add ``station records import``."""
-    records = commands.add_parser("records", help="records from other stations")
+    records = commands.add_parser(
+        "records", help="other stations' records, and QA flags on modules"
+    )
     record_commands = records.add_subparsers(title="records commands", metavar="CMD")
     imports = record_commands.add_parser(
         "import",
@@ -33,6 +36,35 @@ def register(commands: Subcommands) -> None:
     )
     imports.set_defaults(command=_import)
 
+    flags = record_commands.add_parser(
+        "flags",
+        help="modules flagged for QA and not cleared yet",
+        description="List the open QA flags: run, module, when, and why.",
+    )
+    flags.set_defaults(command=_flags)
+
+    clear = record_commands.add_parser(
+        "clear-flags",
+        help="clear a module's QA flags once QA has decided",
+        description=(
+            "Close every open QA flag on a module serial, with what QA found. "
+            "A module flagged as a clone is refused until then. Recorded in "
+            "the journal and the audit log."
+        ),
+    )
+    clear.add_argument("serial", metavar="SERIAL", help="the module serial")
+    clear.add_argument(
+        "--supervisor",
+        required=True,
+        type=badge,
+        metavar="BADGE",
+        help="badge id of the supervisor deciding",
+    )
+    clear.add_argument(
+        "--note", required=True, metavar="TEXT", help="what QA found, in words"
+    )
+    clear.set_defaults(command=_clear)
+
 
 def _import(args: argparse.Namespace) -> int:
     config = load_config(find_config(args.config))
@@ -41,4 +73,27 @@ def _import(args: argparse.Namespace) -> int:
         f"{args.file}: {done.bindings} certificate bindings, {done.new} new "
         f"({done.without_certificate} records without a certificate)"
     )
+    return EXIT_OK
+
+
+def _flags(args: argparse.Namespace) -> int:
+    config = load_config(find_config(args.config))
+    flags = open_flags(config)
+    if not flags:
+        print("no open QA flags")
+    for flag in flags:
+        print(
+            f"run {flag.run_id}  {flag.serial}  {flag.mac}  "
+            f"{flag.flagged_at:%Y-%m-%d %H:%M} UTC  {flag.kind}: {flag.reason}"
+        )
+    return EXIT_OK
+
+
+def _clear(args: argparse.Namespace) -> int:
+    config = load_config(find_config(args.config))
+    cleared = clear_flags(
+        config, args.serial, supervisor=args.supervisor, note=args.note
+    )
+    runs = ", ".join(str(flag.run_id) for flag in cleared)
+    print(f"{args.serial}: {len(cleared)} QA flag(s) cleared (runs {runs})")
     return EXIT_OK

@@ -21,7 +21,7 @@ from station.assembly import open_station
 from station.audit import audit_log_path
 from station.errors import LotPlanError
 from station.events import EventKind, SlotEvent
-from station.journal import RunStatus
+from station.journal import QaFlagKind, RunStatus
 from station.lot_import import import_lot
 from station.lot_plan import read_lot_plan
 from station.lot_store import LotStore
@@ -258,13 +258,24 @@ def test_two_modules_with_one_serial_in_work_at_once_are_both_stopped_and_flagge
     )
     assert f"(run {first.run_id} on station demo-station slot-1 at " in second.reason
     assert held in second.reason
-    assert first.reason == (
+    assert first.reason.startswith(
+        f"serial AMB82D001001 has an open clone flag from run {first.run_id} ("
+    )
+    assert first.reason.endswith(
+        "QA clears it with 'station records clear-flags AMB82D001001' once the "
+        "genuine module is known"
+    )
+    flags = {
+        flag.run_id: flag.reason
+        for flag in line.station.journal.qa_flags()
+        if flag.kind is QaFlagKind.CLONE
+    }
+    assert flags[first.run_id] == (
         "clone suspected: slot-2 presented serial AMB82D001001, MAC "
         "00:e0:4c:87:00:01 with another key while this module was in work "
         f"(run {second.run_id}); flagged for QA"
     )
-    flagged = {flag.run_id for flag in line.station.journal.qa_flags()}
-    assert {first.run_id, second.run_id} <= flagged
+    assert flags[second.run_id] == second.reason
     issued = [r for r in (first, second) if r.cert_serial is not None]
     assert len(issued) == (0 if step is Step.ISSUE else 1)
 
@@ -309,3 +320,40 @@ def test_a_lot_whose_model_the_product_line_no_longer_certifies_is_refused_at_st
         "lot LOT-2026-0042: model AMB82 is not in product line "
         f"{config.product_line.name} (BW16); no certificate could be issued"
     )
+
+
+def test_a_flagged_module_is_refused_again_until_qa_clears_its_flag(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    clone: list[ModuleResult] = []
+    provisioner, journal = line.station.provisioner, line.station.journal
+    provisioner.provision(
+        line.slots[0], listener=_seat_the_clone_when(line, Step.ISSUE, clone)
+    )
+
+    again = provisioner.provision(line.slots[0])
+    cleared = journal.clear_qa_flags(
+        serial="AMB82D001001", by="S0001", note="slot-2 held a counterfeit"
+    )
+    after = provisioner.provision(line.slots[0])
+
+    assert (again.failure_step, again.cert_serial) == (Step.CLONE_CHECK, None)
+    assert "has an open clone flag" in again.reason
+    assert len(cleared) == 2
+    assert after.passed, after.reason
+
+
+def test_the_original_is_not_stopped_by_the_flag_of_a_later_clone(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    provisioner = line.station.provisioner
+    original = provisioner.provision(line.slots[0])
+    clone = provisioner.provision(line.slots[1])
+
+    seated_again = provisioner.provision(line.slots[0])
+
+    assert original.passed
+    assert clone.failure_step is Step.CLONE_CHECK
+    assert seated_again.passed, seated_again.reason
