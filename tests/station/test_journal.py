@@ -112,3 +112,35 @@ def test_find_matches_serial_or_mac_in_any_spelling(journal: Journal) -> None:
     assert [r.id for r in by_serial] == [r.id for r in by_mac] == [run]
     assert [r.id for r in by_bare_mac] == [run]
     assert journal.find("SN2") == []
+
+
+def test_a_journal_from_before_flag_kinds_gains_them_and_keeps_its_flags(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite"
+    with Journal(path, station="s1") as journal:
+        run_id = journal.start_run(slot="slot-1", port="/dev/null", operator="B1")
+    old = sqlite3.connect(path)
+    # The table as the first release made it.
+    old.executescript(
+        "DROP TABLE qa_flags; CREATE TABLE qa_flags (id INTEGER PRIMARY KEY,"
+        " run_id INTEGER NOT NULL REFERENCES runs (id), serial TEXT NOT NULL,"
+        " mac TEXT NOT NULL, reason TEXT NOT NULL, flagged_at TEXT NOT NULL);"
+    )
+    old.execute(
+        "INSERT INTO qa_flags (run_id, serial, mac, reason, flagged_at)"
+        " VALUES (?, 'S1', '00:e0:4c:87:00:01', 'clone suspected: old',"
+        " '2026-12-01T08:00:00+00:00')",
+        (run_id,),
+    )
+    old.commit()
+    old.close()
+
+    with Journal(path, station="s1") as journal:
+        (flag,) = journal.open_clone_flags(serial="S1", mac="-")
+        cleared = journal.clear_qa_flags(serial="S1", by="S0001", note="checked")
+
+    assert (flag.reason, flag.open) == ("clone suspected: old", True)
+    assert [(c.id, c.cleared_by, c.open) for c in cleared] == [
+        (flag.id, "S0001", False)
+    ]
