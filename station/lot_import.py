@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 from station.audit import AuditLog, audit_log_path
 from station.audit_entry import AuditEvent
 from station.badges import check_badge
@@ -10,6 +12,7 @@ from station.errors import LotPlanError
 from station.journal import Journal
 from station.lot_plan import LotPlan
 from station.lot_store import ImportOutcome, LotStore
+from station.state_lock import StateLock, StationBusy
 
 
 def import_lot(
@@ -32,8 +35,10 @@ def import_lot(
     Raises:
         BadgeError: ``supervisor`` is not a badge id.
         LotPlanError: The lot already has a different plan and ``replace`` is
-            not set; a model is not in the product line; or a serial or MAC
-            is planned in another lot already.
+            not set; a model is not in the product line; a serial or MAC
+            is planned in another lot already; the new plan contradicts an
+            issued certificate; or a replacement is asked for while a station
+            runs on this state.
         AuditError: The audit log refuses the entry.
     """
     # TODO(roles): DESIGN section 7 has supervisors authorise lot plan imports
@@ -42,6 +47,7 @@ def import_lot(
     check_badge(supervisor, role="supervisor")
     check_models(config, plan, source)
     with (
+        _line_stopped(config, replace),
         Journal(config.journal_path, station=config.station.name) as journal,
         LotStore(config.lots_path) as lots,
     ):
@@ -97,6 +103,26 @@ def _check_certified_kept(journal: Journal, plan: LotPlan, source: str) -> None:
 
 def _modules(count: int) -> str:
     return "1 module" if count == 1 else f"{count} modules"
+
+
+def _line_stopped(
+    config: StationConfig, replace: bool
+) -> AbstractContextManager[object]:
+    """Hold the station's state lock while a plan is replaced.
+
+    A running station checks modules against the plan it loaded and issues
+    certificates as it goes; a replacement checked against the certificates
+    of the moment could be contradicted by the next one. A new lot's plan
+    cannot be, so it may be imported while the line runs.
+    """
+    if not replace:
+        return nullcontext()
+    try:
+        return StateLock(config.station.state_dir)
+    except StationBusy as exc:
+        raise LotPlanError(
+            f"a lot plan is replaced only with the line stopped: {exc}"
+        ) from exc
 
 
 def check_models(config: StationConfig, plan: LotPlan, source: str) -> None:

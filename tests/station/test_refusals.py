@@ -9,6 +9,7 @@ anything was issued (clones).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -203,6 +204,7 @@ def test_a_replacement_plan_contradicting_an_issued_certificate_is_refused(
 ) -> None:
     line = make_line()
     line.station.provisioner.provision(line.slots[0])
+    line.station.close()
     rows = FIXTURE_PLAN.read_text().splitlines(keepends=True)
     replaced = tmp_path / "replaced.csv"
     replaced.write_text("".join([rows[0], edit(rows[1]), *rows[2:]]))
@@ -357,3 +359,23 @@ def test_the_original_is_not_stopped_by_the_flag_of_a_later_clone(
     assert original.passed
     assert clone.failure_step is Step.CLONE_CHECK
     assert seated_again.passed, seated_again.reason
+
+
+def test_a_plan_is_not_replaced_while_a_station_runs_on_the_state(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+
+    with pytest.raises(LotPlanError) as refused:
+        import_lot(
+            line.station.config,
+            read_lot_plan(FIXTURE_PLAN, allowed_firmware=["1.4.2", "1.5.0"]),
+            supervisor="S0001",
+            source=str(FIXTURE_PLAN),
+            replace=True,
+        )
+
+    assert str(refused.value).startswith(
+        "a lot plan is replaced only with the line stopped: another station "
+        f"process (pid {os.getpid()}) is running"
+    )
