@@ -20,7 +20,8 @@ the link read as the reply (``conformance_tap``), then whatever the module
 still sent, drained so it cannot pass for the next check's reply. A check
 that fails with a link error (timeout, noise, a reset banner) is followed by
 a resync; a module that stops answering ends the run, and the checks left
-are reported as skipped.
+are reported as skipped. So does a port that disappears: the report's
+``port_failure`` names the port and the check it went during.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ __all__ = [
     "DamagedReply",
     "Evidence",
     "ModuleNotTestable",
+    "PortLoss",
     "Timeouts",
     "Verdict",
     "run_conformance",
@@ -117,6 +119,25 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class PortLoss:
+    """The module's port disappeared mid-run (unplugged, or its other end closed).
+
+    Attributes:
+        port: The port's path.
+        slot: The fixture slot, when the run was given one.
+        check: The check that was running when the port went, or the failed
+            check whose leftover replies were being read.
+        after: True when the port went after ``check`` had ended, while its
+            leftover replies were read or the link was resynchronised.
+    """
+
+    port: str
+    slot: str | None
+    check: str
+    after: bool = False
+
+
+@dataclass(frozen=True)
 class ConformanceReport:
     """The outcome of a run.
 
@@ -127,7 +148,7 @@ class ConformanceReport:
         serial: The module's serial, once read.
         final_state: Slot 0 state at the end (``EMPTY``, ``LOCKED``...), or
             None when the module could not be asked.
-        port_failure: Why the port failed mid-run, if it did.
+        port_failure: Where the port disappeared mid-run, if it did.
     """
 
     port: str
@@ -135,7 +156,7 @@ class ConformanceReport:
     results: tuple[CheckResult, ...]
     serial: str | None = None
     final_state: str | None = None
-    port_failure: str | None = None
+    port_failure: PortLoss | None = None
 
     def count(self, verdict: Verdict) -> int:
         """How many checks ended with ``verdict``."""
@@ -210,7 +231,7 @@ def run_conformance(
             timeouts=options.timeouts,
             ca=ThrowawayCa(),
         )
-        report = _Run(probe, options, listener).run(port)
+        report = _Run(port, probe, options, listener).run()
     logger.info(
         "conformance run on %s: %d passed, %d failed, %d skipped",
         port,
@@ -226,18 +247,20 @@ class _Run:
 
     def __init__(
         self,
+        port: str,
         probe: Probe,
         options: ConformanceOptions,
         listener: ResultListener | None,
     ) -> None:
+        self._port = port
         self._probe = probe
         self._options = options
         self._listener = listener
         self._results: dict[str, CheckResult] = {}
         self._stopped: str | None = None
-        self._port_failure: str | None = None
+        self._port_failure: PortLoss | None = None
 
-    def run(self, port: str) -> ConformanceReport:
+    def run(self) -> ConformanceReport:
         for check in PLAN:
             result = self._result(check)
             self._results[check.name] = result
@@ -247,7 +270,7 @@ class _Run:
 
         identity = self._probe.learnt.identity
         return ConformanceReport(
-            port=port,
+            port=self._port,
             lock=self._options.lock,
             results=tuple(self._results.values()),
             serial=identity.serial if identity else None,
@@ -268,12 +291,11 @@ class _Run:
             raise
         except PortError as exc:
             # A vanished port says nothing about the firmware: no verdict.
-            self._port_failure = exc.message
-            self._stopped = f"the port failed during {check.name}"
+            self._lose_port(exc, check, after=False)
             return CheckResult(
                 check,
                 Verdict.SKIP,
-                f"no verdict: the port was lost during this check ({exc.message})",
+                "no verdict: the port disappeared during this check",
                 tuple(self._probe.recorder.exchanges),
             )
         except LinkError as exc:
@@ -304,8 +326,7 @@ class _Run:
         try:
             self._probe.link.drain()
         except PortError as exc:
-            self._port_failure = exc.message
-            self._stopped = f"the port failed after {check.name}"
+            self._lose_port(exc, check, after=True)
 
     def _skip_reason(self, check: Check) -> str | None:
         if self._stopped:
@@ -332,11 +353,23 @@ class _Run:
         try:
             self._probe.link.resync()
         except PortError as exc:
-            self._port_failure = exc.message
-            self._stopped = f"the port failed after {check.name}"
+            self._lose_port(exc, check, after=True)
         except LinkError as exc:
             self._stopped = f"the module stopped answering after {check.name}"
             logger.warning("%s: %s", self._stopped, exc.message)
+
+    def _lose_port(self, exc: PortError, check: Check, *, after: bool) -> None:
+        """Stop the run: the port is gone, so no later check can run."""
+        exc.with_context(port=self._port, slot=self._options.slot, step=check.name)
+        when = "after" if after else "during"
+        self._stopped = f"the port disappeared {when} {check.name}"
+        # The driver's own words are for the log; the report says where the
+        # port went in the station's words.
+        logger.info("%s: %s", self._stopped, exc)
+
+        self._port_failure = PortLoss(
+            port=exc.port or self._port, slot=exc.slot, check=check.name, after=after
+        )
 
     def _final_state(self) -> str | None:
         if self._port_failure is not None or self._probe.learnt.identity is None:

@@ -11,7 +11,13 @@ failed on.
 
 from __future__ import annotations
 
-from device_io.conformance import CheckResult, ConformanceReport, Evidence, Verdict
+from device_io.conformance import (
+    CheckResult,
+    ConformanceReport,
+    Evidence,
+    PortLoss,
+    Verdict,
+)
 from device_io.conformance_tap import CRLF, Exchange, printable
 from device_io.pv import b64encode
 
@@ -56,7 +62,8 @@ def format_result(result: CheckResult) -> str:
 
 
 def format_summary(report: ConformanceReport) -> str:
-    """The lines that close a run: counts, the port, the state left behind."""
+    """The lines that close a run: counts, the state left behind, and last,
+    where the port disappeared if it did, since that ended the run."""
     counts = (
         f"{len(report.results)} checks: {report.count(Verdict.PASS)} passed, "
         f"{report.count(Verdict.FAIL)} failed, {report.count(Verdict.SKIP)} skipped"
@@ -71,15 +78,24 @@ def format_summary(report: ConformanceReport) -> str:
         lines.append(f"no verdict: {names}")
     if report.damaged or any(result.noted for result in report.results):
         lines.append(NOISY_LINK)
-    if report.port_failure:
-        lines.append(f"the port was lost: {report.port_failure}")
     lines.append(_left_behind(report))
     if any(result.check.project_rule for result in report.results):
         lines.append(
             f"{PROJECT_RULE.strip()}: a rule docs/pv-commands.md sets where "
             "DESIGN section 3 is silent"
         )
+    if report.port_failure:
+        lines.append(_port_lost(report.port_failure))
     return "\n".join(lines)
+
+
+def _port_lost(loss: PortLoss) -> str:
+    port = f"the port {loss.port}" + (f" (slot {loss.slot})" if loss.slot else "")
+    when = "just after" if loss.after else "during"
+    return (
+        f"{port} disappeared {when} check {loss.check} (unplugged, or its "
+        "other end closed): no check after it ran"
+    )
 
 
 def _left_behind(report: ConformanceReport) -> str:

@@ -12,9 +12,11 @@ from pty_module import PtyPair
 
 from device_io.conformance import (
     PLAN,
+    CheckResult,
     ConformanceOptions,
     ConformanceReport,
     ModuleNotTestable,
+    PortLoss,
     Verdict,
     run_conformance,
 )
@@ -221,14 +223,68 @@ def test_run_goes_on_after_the_module_resets_mid_command(simulate: Simulate) -> 
 
 
 def test_port_vanishing_mid_run_is_a_port_failure(simulate: Simulate) -> None:
-    report = _run(simulate("1=unplug:PVKEYGEN"))
+    simulator = simulate("1=unplug:PVKEYGEN")
+    report = _run(simulator)
 
     assert _failed(report) == []
     assert _verdicts(report)["pvkeygen.new"] is Verdict.SKIP
-    assert report.port_failure is not None
+    assert report.port_failure == PortLoss(
+        port=simulator.port(1).link, slot=None, check="pvkeygen.new"
+    )
     assert report.final_state is None
     later = [r for r in report.results if r.name == "pvread.csr"]
-    assert later[0].detail == "the port failed during pvkeygen.new"
+    assert later[0].detail == "the port disappeared during pvkeygen.new"
+
+
+def test_a_lost_port_ends_the_summary_naming_the_port_and_the_check(
+    simulate: Simulate,
+) -> None:
+    port = simulate("1=unplug:PVKEYGEN").port(1).link
+
+    summary = format_summary(run_conformance(port))
+
+    assert summary.splitlines()[-1] == (
+        f"the port {port} disappeared during check pvkeygen.new (unplugged, "
+        "or its other end closed): no check after it ran"
+    )
+    assert "serial port failed" not in summary
+
+
+def test_a_simulator_stopped_mid_run_is_reported_with_the_slot(
+    simulate: Simulate,
+) -> None:
+    simulator = simulate()
+    port = simulator.port(1).link
+
+    def stop_after_sync(result: CheckResult) -> None:
+        if result.name == "link.sync":
+            simulator.stop()
+
+    report = run_conformance(
+        port, ConformanceOptions(slot="slot-7"), listener=stop_after_sync
+    )
+
+    assert _failed(report) == []
+    assert report.port_failure == PortLoss(port=port, slot="slot-7", check=PLAN[1].name)
+    assert (
+        format_summary(report)
+        .splitlines()[-1]
+        .startswith(
+            f"the port {port} (slot slot-7) disappeared during check {PLAN[1].name} "
+        )
+    )
+
+
+def test_a_port_lost_while_reading_after_a_failed_check_says_just_after() -> None:
+    loss = PortLoss(port="/dev/ttyUSB3", slot="slot-3", check="pvwcommit", after=True)
+    report = ConformanceReport(
+        port="/dev/ttyUSB3", lock=False, results=(), port_failure=loss
+    )
+
+    assert format_summary(report).splitlines()[-1] == (
+        "the port /dev/ttyUSB3 (slot slot-3) disappeared just after check "
+        "pvwcommit (unplugged, or its other end closed): no check after it ran"
+    )
 
 
 def test_locked_module_is_not_testable(simulate: Simulate) -> None:

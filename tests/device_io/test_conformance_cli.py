@@ -115,12 +115,18 @@ def test_a_keygen_timeout_that_is_not_a_positive_number_is_refused(
     assert run.stdout == ""
 
 
-def test_a_port_lost_mid_run_exits_2_and_fails_no_check(
+def test_a_port_lost_mid_run_exits_2_and_ends_saying_where_it_went(
     module: Callable[..., str],
 ) -> None:
-    run = _station("conformance", "--port", module("unplug"))
+    port = module("unplug:PVKEYGEN")
+
+    run = _station("conformance", "--port", port)
 
     assert run.returncode == 2, run.stdout
     assert "\nfailed:" not in run.stdout
     assert " 0 failed, " in run.stdout
-    assert "the port was lost: " in run.stdout
+    assert run.stdout.splitlines()[-1] == (
+        f"the port {port} disappeared during check pvkeygen.new (unplugged, "
+        "or its other end closed): no check after it ran"
+    )
+    assert "serial port failed" not in run.stdout + run.stderr
