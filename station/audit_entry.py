@@ -85,7 +85,7 @@ REQUIRED_FIELDS: Mapping[str, frozenset[str]] = {
     ),
     AuditEvent.RECORDS_IMPORTED: frozenset(
         {"station", "operator", "source", "file_sha256", "from_station", "lot"}
-        | {"bindings", "new"}
+        | {"bindings", "new", "conflicts"}
     ),
 }
 """Fields every entry of a known event type must carry."""

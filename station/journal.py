@@ -173,6 +173,8 @@ class Binding:
         at: When the run started (or the certificate was issued).
         in_work: The run, when it is still in work in this process (its
             module may yet be stopped); None otherwise.
+        run_id: This station's run that made the binding; None for a
+            binding imported from another station.
     """
 
     record: str
@@ -184,6 +186,7 @@ class Binding:
     cert_serial: str | None
     at: datetime.datetime
     in_work: int | None = None
+    run_id: int | None = None
 
 
 class QaFlagKind(StrEnum):
@@ -490,13 +493,14 @@ class Journal:
             rows = self._db.execute(
                 "SELECT 'run ' || id, station, slot, serial, mac, spki_sha256,"
                 " cert_serial, started_at, CASE WHEN ? IS NOT NULL AND status = ?"
-                " AND epoch = ? THEN id END FROM runs"
+                " AND epoch = ? THEN id END, id FROM runs"
                 " WHERE cert_serial IS NOT NULL AND (serial = ? OR mac = ?)"
                 " UNION ALL SELECT 'import from ' || source, station, slot, serial,"
-                " mac, spki_sha256, cert_serial, issued_at, NULL FROM imported_records"
+                " mac, spki_sha256, cert_serial, issued_at, NULL, NULL"
+                " FROM imported_records"
                 " WHERE serial = ? OR mac = ?"
                 " UNION ALL SELECT 'run ' || id, station, slot, serial, mac,"
-                " spki_sha256, NULL, started_at, id FROM runs"
+                " spki_sha256, NULL, started_at, id, id FROM runs"
                 " WHERE ? IS NOT NULL AND id != ? AND status = ? AND epoch = ?"
                 " AND cert_serial IS NULL AND spki_sha256 IS NOT NULL"
                 " AND (serial = ? OR mac = ?)",
@@ -518,6 +522,7 @@ class Journal:
                 cert_serial=row[6],
                 at=datetime.datetime.fromisoformat(row[7]),
                 in_work=row[8],
+                run_id=row[9],
             )
             for row in rows
         ]

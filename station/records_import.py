@@ -18,7 +18,7 @@ from station.audit_entry import AuditEvent
 from station.badges import check_badge
 from station.config import StationConfig
 from station.export import ExportError, ExportRecord, read_export_document
-from station.journal import Binding, Journal
+from station.journal import Binding, Journal, QaFlagKind
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,13 @@ class RecordsImported:
         bindings: Certificate bindings the file holds.
         new: How many of them this station did not hold yet.
         without_certificate: Records with no certificate (failed attempts).
+        conflicts: Each binding that contradicts one held here, in words.
     """
 
     bindings: int
     new: int
     without_certificate: int
+    conflicts: tuple[str, ...] = ()
 
 
 def import_records(
@@ -63,28 +65,78 @@ def import_records(
         )
 
     bindings = [_binding(record) for record in document.records if _bound(record)]
-    with Journal(config.journal_path, station=config.station.name) as journal:
+    with (
+        Journal(config.journal_path, station=config.station.name) as journal,
+        AuditLog(audit_log_path(config), keep_head=journal.keep_audit_head) as audit,
+    ):
+        conflicts = _flag_conflicts(journal, audit, bindings, path.name)
         new = journal.import_bindings(bindings, source=path.name)
-        if new:
-            with AuditLog(
-                audit_log_path(config), keep_head=journal.keep_audit_head
-            ) as audit:
-                audit.append(
-                    AuditEvent.RECORDS_IMPORTED,
-                    station=config.station.name,
-                    operator=supervisor,
-                    source=path.name,
-                    file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                    from_station=document.header.station,
-                    lot=document.header.lot,
-                    bindings=len(bindings),
-                    new=new,
-                )
+        if new or conflicts:
+            audit.append(
+                AuditEvent.RECORDS_IMPORTED,
+                station=config.station.name,
+                operator=supervisor,
+                source=path.name,
+                file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                from_station=document.header.station,
+                lot=document.header.lot,
+                bindings=len(bindings),
+                new=new,
+                conflicts=len(conflicts),
+            )
     return RecordsImported(
         bindings=len(bindings),
         new=new,
         without_certificate=len(document.records) - len(bindings),
+        conflicts=tuple(conflicts),
     )
+
+
+def _flag_conflicts(
+    journal: Journal, audit: AuditLog, bindings: list[Binding], source: str
+) -> list[str]:
+    """Find the imported bindings that bind a serial or MAC to another key
+    than a record here does; flag this station's runs among them for QA."""
+    conflicts: list[str] = []
+    for incoming in bindings:
+        held_here = journal.bindings(serial=incoming.serial, mac=incoming.mac)
+        if any(_same_import(held, incoming) for held in held_here):
+            continue  # imported before: its conflicts were reported then
+        for held in held_here:
+            if held.spki_sha256 == incoming.spki_sha256:
+                continue
+            reason = (
+                f"clone suspected: station {incoming.station} certified serial "
+                f"{incoming.serial}, MAC {incoming.mac} with another key "
+                f"(key {incoming.spki_sha256[:16]}, certificate "
+                f"{(incoming.cert_serial or '')[:16]}, in {source}); here, "
+                f"{held.record} on station {held.station}: serial {held.serial}, "
+                f"MAC {held.mac}, key {held.spki_sha256[:16]}; flagged for QA"
+            )
+            conflicts.append(reason)
+            if held.run_id is not None:
+                _flag(journal, audit, held.run_id, reason)
+    return conflicts
+
+
+def _same_import(held: Binding, incoming: Binding) -> bool:
+    return (
+        held.run_id is None
+        and held.cert_serial == incoming.cert_serial
+        and held.spki_sha256 == incoming.spki_sha256
+    )
+
+
+def _flag(journal: Journal, audit: AuditLog, run_id: int, reason: str) -> None:
+    run = journal.run(run_id)
+    journal.flag_for_qa(
+        run_id,
+        serial=run.serial or "",
+        mac=run.mac or "",
+        reason=reason,
+        kind=QaFlagKind.CLONE,
+    )
+    audit.clone_flagged(run, reason=reason)
 
 
 def _bound(record: ExportRecord) -> bool:

@@ -73,6 +73,8 @@ def _import(args: argparse.Namespace) -> int:
         f"{args.file}: {done.bindings} certificate bindings, {done.new} new "
         f"({done.without_certificate} records without a certificate)"
     )
+    for conflict in done.conflicts:
+        print(f"  {conflict}")
     return EXIT_OK
 
 

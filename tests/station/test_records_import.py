@@ -17,6 +17,7 @@ from station.audit import audit_log_path
 from station.config import StationConfig
 from station.demo import write_demo_config
 from station.export import ExportError, ExportFiles, export_lot
+from station.journal import Journal
 from station.records_import import import_records
 from station.steps import Step
 
@@ -80,6 +81,7 @@ def test_module_bound_on_another_station_is_refused_as_a_clone(
         "lot": "LOT-2026-0042",
         "bindings": 1,
         "new": 1,
+        "conflicts": 0,
     }
 
 
@@ -148,3 +150,32 @@ def test_import_of_a_malformed_export_names_the_file(
 
     assert run.returncode == 2
     assert run.stderr.startswith(f"station: {bad}")
+
+
+def test_an_import_binding_a_module_here_to_another_key_flags_it_for_qa(
+    make_line: MakeLine, tmp_path: Path
+) -> None:
+    config, files = _provisioned_and_exported(make_line, tmp_path, "station-b")
+    document = json.loads(files.json.read_text())
+    (record,) = [r for r in document["records"] if r["cert_serial"]]
+    mine = record["spki_sha256"]
+    record.update(spki_sha256="ab" * 32, cert_serial="0123456789abcdef01")
+    document["records"] = [record]
+    document["header"]["count"] = 1
+    other = tmp_path / "station-b.json"
+    other.write_text(json.dumps(document))
+
+    done = import_records(config, other, supervisor="S0001")
+    again = import_records(config, other, supervisor="S0001")
+
+    (conflict,) = done.conflicts
+    assert conflict.startswith(
+        "clone suspected: station demo-station certified serial AMB82D001001, MAC "
+        f"00:e0:4c:87:00:01 with another key (key {'ab' * 8}, certificate "
+        "0123456789abcdef, in station-b.json); here, run 1 on station "
+        f"demo-station: serial AMB82D001001, MAC 00:e0:4c:87:00:01, key {mine[:16]}"
+    )
+    assert again.conflicts == ()
+    with Journal(config.journal_path, station="demo-station") as journal:
+        (flag,) = journal.qa_flags()
+    assert (flag.run_id, flag.reason, flag.open) == (1, conflict, True)
