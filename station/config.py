@@ -178,11 +178,13 @@ class LinkSection(_Section):
 
     # Up to what USB-serial adapters reach; a larger number overflows the
     # port driver rather than meaning anything.
-    baud: Annotated[int, Field(gt=0, le=12_000_000)] = 115200
-    command_timeout: Annotated[float, Field(gt=0)] = 2.0
-    keygen_timeout: Annotated[float, Field(gt=0)] = 120.0
-    commit_timeout: Annotated[float, Field(gt=0)] = 10.0
-    reopen_wait: Annotated[float, Field(ge=0)] = 10.0
+    baud: Annotated[int, Field(gt=0, le=12_000_000, strict=True)] = 115200
+    # Upper bounds: an operator waits this long on a dead module, and beyond
+    # them a timeout no longer means a wait the platform can even express.
+    command_timeout: Annotated[float, Field(gt=0, le=60)] = 2.0
+    keygen_timeout: Annotated[float, Field(gt=0, le=600)] = 120.0
+    commit_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    reopen_wait: Annotated[float, Field(ge=0, le=600)] = 10.0
 
 
 class SlotSection(_Section):
@@ -221,6 +223,10 @@ class StationConfig(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"slot names used twice: {', '.join(duplicates)}")
+        ports = [slot.port for slot in slots]
+        shared = sorted({port for port in ports if ports.count(port) > 1})
+        if shared:
+            raise ValueError(f"ports used by two slots: {', '.join(shared)}")
         return slots
 
     @property

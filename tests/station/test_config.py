@@ -151,3 +151,35 @@ def test_a_baud_rate_no_adapter_reaches_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"link\.baud: Input should be less than"):
         load_config(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("command_timeout = 1e308", "link.command_timeout: Input should be less than"),
+        ("keygen_timeout = 1e20", "link.keygen_timeout: Input should be less than"),
+        ("baud = true", "link.baud: Input should be a valid integer"),
+    ],
+)
+def test_a_link_value_no_line_can_use_is_refused(
+    tmp_path: Path, line: str, key: str
+) -> None:
+    name = line.split(" = ")[0]
+    text = "\n".join(
+        line if row.startswith(f"{name} = ") else row
+        for row in EXAMPLE.read_text().splitlines()
+    )
+
+    with pytest.raises(ConfigError, match=key):
+        load_config(_write(tmp_path, text))
+
+
+def test_two_slots_on_one_port_are_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        'port = "/dev/provision/slot-2"', 'port = "/dev/provision/slot-1"'
+    )
+
+    with pytest.raises(
+        ConfigError, match="ports used by two slots: /dev/provision/slot-1"
+    ):
+        load_config(_write(tmp_path, text))
