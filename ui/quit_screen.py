@@ -44,7 +44,7 @@ class QuitScreen(ModalScreen[bool]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Quit when they finish"),
+        Binding("y", "answer(True)", "Quit once the line is idle"),
         Binding("n,escape", "answer(False)", "Keep working"),
     ]
 
@@ -86,4 +86,5 @@ def _in_work(busy: list[str]) -> str:
 def _answers(busy: list[str]) -> str:
     if not busy:
         return "[b]y[/b]  quit now\n[b]n[/b]  keep working"
-    return "[b]y[/b]  pause the line and quit when they finish\n[b]n[/b]  keep working"
+    finish = "it finishes" if len(busy) == 1 else "they finish"
+    return f"[b]y[/b]  pause the line and quit when {finish}\n[b]n[/b]  keep working"

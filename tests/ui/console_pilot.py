@@ -8,8 +8,9 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -82,7 +83,7 @@ def run_all_and_read(app: ConsoleApp, size: tuple[int, int]) -> str:
     return asyncio.run(scenario())
 
 
-def screen_text(app: ConsoleApp) -> str:
+def screen_text(app: App[Any]) -> str:
     """What the terminal shows, as plain text, one line per row."""
     rows: dict[int, list[str]] = {}
     for x, row, text in _SPAN.findall(app.export_screenshot()):
