@@ -23,7 +23,7 @@ from ca_client.local_hsm import LocalHsmIssuer
 from device_io.session import SessionSettings
 from pki import CaStore, IssuingCaSource, PkiError, ProductLine, Publication
 from pki.softhsm import find_module
-from station.audit import AuditLog, audit_log_path
+from station.audit import AuditError, AuditLog, audit_log_path
 from station.badges import check_badge
 from station.chain_checks import Trust
 from station.config import LocalHsmSection, StationConfig
@@ -165,7 +165,26 @@ def open_audit_log(
             "audit log: torn final line set aside as %s at start",
             entry.fields["saved_as"],
         )
+    _check_head_kept(audit, journal)
     return audit
+
+
+def _check_head_kept(audit: AuditLog, journal: Journal) -> None:
+    """Refuse a log whose last entry is not the one the journal saw written.
+
+    Every entry chains to the one before, so a log rewritten from any entry
+    on (hashes and anchor file recomputed) ends in another hash than the
+    journal kept for that entry. Checking the end costs one lookup.
+    """
+    head = audit.head()
+    kept = journal.audit_head(head.seq)
+    if kept is not None and kept != head.hash:
+        audit.close()
+        raise AuditError(
+            f"audit log {audit.path}: entry {head.seq} is not the one the journal "
+            "saw written: the log was rewritten; 'station audit verify' shows "
+            "where"
+        )
 
 
 def load_trust(config: StationConfig) -> Trust:

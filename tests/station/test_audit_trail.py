@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 
+import pytest
 from station_bench import Line
 
 from station.assembly import open_audit_log
-from station.audit import anchor_path, audit_log_path
+from station.audit import AuditError, anchor_path, audit_log_path
 from station.audit_entry import AuditAnchor
 from station.audit_verify import verify
 
@@ -126,3 +128,37 @@ def test_entries_cut_after_the_last_issuance_are_caught_by_the_journal(
     assert alone.ok
     assert not with_journal.ok
     assert journal_head == f"{len(lines)}:{json.loads(lines[-1])['hash']}"
+
+
+def test_a_station_refuses_a_log_rewritten_with_its_anchor(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    path = audit_log_path(line.station.config)
+    entries = _entries(line)
+    # Edit the first entry, then recompute every hash after it and the anchor
+    # file: consistent with itself, but not with what the journal saw.
+    fields = entries[0]["fields"]
+    assert isinstance(fields, dict)
+    fields["operator"] = "B9999"
+    previous = entries[0]["prev"]
+    for entry in entries:
+        entry["prev"] = previous
+        body = {key: value for key, value in entry.items() if key != "hash"}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        entry["hash"] = previous = hashlib.sha256(canonical.encode()).hexdigest()
+    path.write_text(
+        "".join(
+            json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in entries
+        )
+    )
+    anchor_path(path).write_text(f"{len(entries)}:{previous}\n")
+
+    with pytest.raises(AuditError) as refused:
+        open_audit_log(line.station.config, operator="B7", journal=line.station.journal)
+
+    assert str(refused.value) == (
+        f"audit log {path}: entry {len(entries)} is not the one the journal saw "
+        "written: the log was rewritten; 'station audit verify' shows where"
+    )
