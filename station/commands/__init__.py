@@ -55,7 +55,10 @@ def non_negative_seconds(text: str) -> float:
 
 def positive_int(text: str) -> int:
     """An argparse type for integers of at least 1."""
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value

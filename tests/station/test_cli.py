@@ -249,6 +249,7 @@ def test_provision_without_a_config_says_where_it_looked(tmp_path: Path) -> None
             ["demo", "--keygen-delay", "nan"],
             "argument --keygen-delay: must be 0 or more seconds, got nan",
         ),
+        (["demo", "--slots", "abc"], "argument --slots: not a whole number: 'abc'"),
     ],
 )
 def test_a_bad_badge_slot_or_number_is_refused_before_anything_runs(
