@@ -99,7 +99,7 @@ def demo_station(options: DemoOptions) -> Iterator[DemoStation]:
     The simulated modules run until the block ends. ``station demo
     --console`` runs the operator console inside it.
     """
-    _check_options(options)
+    check_options(options)
     out = _fresh_folder(options.out)
     pki = init_dev_pki(out / "pki")
     with _simulator(out / "simulator", options) as ports:
@@ -109,9 +109,14 @@ def demo_station(options: DemoOptions) -> Iterator[DemoStation]:
         yield DemoStation(out, pki, config, plan.lot)
 
 
-def _check_options(options: DemoOptions) -> None:
-    """Refuse a bad ``--slots`` or ``--misbehave`` here, with its reason,
-    rather than from a simulator that exits with its reason in its log."""
+def check_options(options: DemoOptions) -> None:
+    """Refuse a bad ``--slots`` or ``--misbehave`` before anything is set up,
+    with its reason, rather than from a simulator that exits with its reason
+    in its log.
+
+    Raises:
+        DemoError: Naming the option and why.
+    """
     if not DEMO_LOT_PLAN.is_file():
         raise DemoError(f"demo lot plan {DEMO_LOT_PLAN} is missing")
     planned = len(

@@ -8,7 +8,7 @@ from pathlib import Path
 from station.commands import Subcommands, non_negative_seconds, positive_int
 from station.commands.console import run_console
 from station.commands.output import print_event, report
-from station.demo import DemoOptions, demo_station, run_demo
+from station.demo import DemoOptions, check_options, demo_station, run_demo
 
 
 def register(commands: Subcommands) -> None:
@@ -48,6 +48,7 @@ def _demo(args: argparse.Namespace) -> int:
         keygen_delay=args.keygen_delay,
         misbehave=tuple(args.misbehave),
     )
+    check_options(options)
     if args.console:
         return _console(options)
     print(f"demo: provisioning {options.slots} simulated modules into {options.out}")

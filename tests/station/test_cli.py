@@ -443,4 +443,5 @@ def test_demo_names_too_many_slots_before_it_starts(tmp_path: Path) -> None:
     assert run.stderr.strip() == (
         "station: --slots 65: the demo lot plan has 64 modules"
     )
+    assert run.stdout == ""
     assert not out.exists()
