@@ -123,6 +123,5 @@ class LocalHsmIssuer:
             ) from exc
         except PkiError as exc:
             logger.warning("issuing CA unavailable for module %s: %s", serial, exc)
-            raise IssuerUnavailable(
-                str(exc), serial=serial, issuer=self._token_label
-            ) from exc
+            # The token error names the token and the operation already.
+            raise IssuerUnavailable(str(exc), serial=serial) from exc

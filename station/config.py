@@ -89,7 +89,7 @@ class ProductLineSection(_Section):
         for name in models:
             if not _MODEL.fullmatch(name):
                 raise ValueError(
-                    f"model name {name!r} breaks the rule 1-16 [A-Za-z0-9.]"
+                    f"model name {name!r} is not 1 to 16 of A-Z a-z 0-9 ."
                 )
         by_type: dict[int, str] = {}
         for name, hw_type in models.items():

@@ -117,7 +117,7 @@ def _check_subject(csr: x509.CertificateSigningRequest, serial: str) -> None:
         raise CsrRejected(f"CSR subject cannot be read: {exc}") from exc
     expected = [[(NameOID.COMMON_NAME, serial)], [(NameOID.SERIAL_NUMBER, serial)]]
     if found != expected:
-        shown = csr.subject.rfc4514_string()
+        shown = csr.subject.rfc4514_string({NameOID.SERIAL_NUMBER: "serialNumber"})
         raise CsrRejected(
             f"CSR subject {shown!r} does not match the module serial {serial}: "
             f"expected CN={serial}, serialNumber={serial}"
