@@ -23,7 +23,7 @@ from ca_client.local_hsm import LocalHsmIssuer
 from device_io.session import SessionSettings
 from pki import CaStore, IssuingCaSource, PkiError, ProductLine, Publication
 from pki.softhsm import find_module
-from station.audit import AuditError, AuditLog, audit_log_path
+from station.audit import AuditLog, open_audit_log
 from station.badges import check_badge
 from station.chain_checks import Trust
 from station.config import LocalHsmSection, StationConfig
@@ -134,57 +134,6 @@ def open_station(
             config, journal, audit, issuer, provisioner, inspector, resources.pop_all()
         )
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def open_audit_log(
-    config: StationConfig,
-    *,
-    operator: str,
-    journal: Journal,
-    clock: Clock = utc_now,
-) -> AuditLog:
-    """Open the station's audit log, mending a line torn by a power cut.
-
-    Every new head of the log is kept in ``journal`` too.
-
-    A station that lost power while appending leaves a torn final line; the
-    log refuses to grow after one. No append that returned wrote it, so the
-    station sets it aside at start and records that it did (``log-repaired``,
-    with the bytes' hash and where they were kept).
-
-    Raises:
-        AuditError: The log cannot be opened, or its end was cut rather than
-            torn (tampering, not a crash).
-    """
-    audit = AuditLog(
-        audit_log_path(config), clock=clock, keep_head=journal.keep_audit_head
-    )
-    if audit.torn():
-        entry = audit.repair(station=config.station.name, operator=operator)
-        logger.warning(
-            "audit log: torn final line set aside as %s at start",
-            entry.fields["saved_as"],
-        )
-    _check_head_kept(audit, journal)
-    return audit
-
-
-def _check_head_kept(audit: AuditLog, journal: Journal) -> None:
-    """Refuse a log whose last entry is not the one the journal saw written.
-
-    Every entry chains to the one before, so a log rewritten from any entry
-    on (hashes and anchor file recomputed) ends in another hash than the
-    journal kept for that entry. Checking the end costs one lookup.
-    """
-    head = audit.head()
-    kept = journal.audit_head(head.seq)
-    if kept is not None and kept != head.hash:
-        audit.close()
-        raise AuditError(
-            f"audit log {audit.path}: entry {head.seq} is not the one the journal "
-            "saw written: the log was rewritten; 'station audit verify' shows "
-            "where"
-        )
 
 
 def load_trust(config: StationConfig) -> Trust:

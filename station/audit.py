@@ -50,7 +50,7 @@ from station.audit_entry import (
 )
 from station.config import StationConfig
 from station.errors import StationError
-from station.journal import Clock, RunRecord, utc_now
+from station.journal import Clock, Journal, RunRecord, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +255,28 @@ class AuditLog:
         """
         with self._lock, self._locked_file():
             return self._current_head().anchor
+
+    def last_entries(self, count: int) -> list[AuditEntry]:
+        """The last ``count`` whole entries, oldest first (fewer if the log
+        is shorter); a torn end is left out.
+
+        Raises:
+            AuditError: A line there is not an entry.
+        """
+        with self._lock, self._locked_file():
+            size = os.fstat(self._fd).st_size
+            data, start = b"", size
+            while start > 0 and data.count(b"\n") <= count:
+                step = min(_TAIL_BLOCK * 16, start)
+                start -= step
+                data = os.pread(self._fd, step, start) + data
+        lines = data[: data.rfind(b"\n") + 1].splitlines()
+        if start > 0:
+            lines = lines[1:]  # the first may be cut at the block's edge
+        try:
+            return [parse_entry(line) for line in lines[-count:]]
+        except ValueError as exc:
+            raise AuditError(f"audit log {self.path}: {exc}") from exc
 
     def torn(self) -> bool:
         """True when the log ends in a torn line (a power cut mid-append)."""
@@ -500,3 +522,87 @@ def _required(run: RunRecord, name: str) -> str:
     if not isinstance(value, str):
         raise AuditError(f"run {run.id} has no {name} to audit")
     return value
+
+
+# How far a log may run ahead of the heads the journal kept: a process
+# stopped between an append and keeping its head leaves one entry behind it,
+# and a few processes (a station, an import) append to one log.
+_UNKEPT_ENTRIES = 8
+
+
+def open_audit_log(
+    config: StationConfig,
+    *,
+    operator: str,
+    journal: Journal,
+    clock: Clock = utc_now,
+) -> AuditLog:
+    """Open the station's audit log, mending a line torn by a power cut, and
+    check it against the heads the journal kept.
+
+    Every new head of the log is kept in ``journal`` too.
+
+    A station that lost power while appending leaves a torn final line; the
+    log refuses to grow after one. No append that returned wrote it, so the
+    station sets it aside at start and records that it did (``log-repaired``,
+    with the bytes' hash and where they were kept).
+
+    Raises:
+        AuditError: The log cannot be opened; its end was cut rather than
+            torn; or it does not hold, where the journal saw it written, the
+            entry the journal kept (cut, or rewritten with its anchor file).
+    """
+    audit = AuditLog(
+        audit_log_path(config), clock=clock, keep_head=journal.keep_audit_head
+    )
+    try:
+        if audit.torn():
+            entry = audit.repair(station=config.station.name, operator=operator)
+            logger.warning(
+                "audit log: torn final line set aside as %s at start",
+                entry.fields["saved_as"],
+            )
+        check_against_journal(audit, journal)
+    except BaseException:
+        audit.close()
+        raise
+    return audit
+
+
+def check_against_journal(audit: AuditLog, journal: Journal) -> None:
+    """Refuse a log that does not hold the last entry the journal saw written.
+
+    Every entry chains to the one before, so a log rewritten from any entry
+    on ends in other hashes than the journal kept, and a cut one ends before
+    the journal's last head; a forger cannot recompute the journal. Entries
+    appended after the journal's last head (a process stopped in between)
+    have their heads kept now.
+
+    Raises:
+        AuditError: Naming the entry, and pointing at ``station audit verify``.
+    """
+    kept = journal.last_audit_anchor()
+    if kept is None:
+        return
+    last = AuditAnchor.parse(kept)
+    head = audit.head()
+    where = f"audit log {audit.path}"
+    verify_hint = "'station audit verify' shows where"
+    if head.seq < last.seq:
+        raise AuditError(
+            f"{where} ends at entry {head.seq}, but the journal saw entry "
+            f"{last.seq} written: entries were cut; {verify_hint}"
+        )
+    if head.seq - last.seq > _UNKEPT_ENTRIES:
+        raise AuditError(
+            f"{where} has {head.seq - last.seq} entries after entry {last.seq} "
+            f"that the journal never saw written; {verify_hint}"
+        )
+    tail = audit.last_entries(head.seq - last.seq + 1)
+    if not tail or tail[0].anchor != last:
+        raise AuditError(
+            f"{where}: entry {last.seq} is not the one the journal saw written: "
+            f"the log was rewritten; {verify_hint}"
+        )
+    for entry in tail[1:]:
+        journal.keep_audit_head(entry.anchor)

@@ -367,12 +367,27 @@ class Journal:
 
         Kept apart from the log, it lets ``station audit verify`` catch a log
         cut, or rewritten from some entry on, together with its anchor file.
+        A head once kept is never replaced: an entry number seen again with
+        another hash means the log was cut or rewritten, and the head the
+        journal kept is the evidence.
+
+        Raises:
+            JournalError: The journal kept another hash for that entry.
         """
         seq, _, digest = str(anchor).partition(":")
         with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO audit_heads (seq, hash, at) VALUES (?, ?, ?)",
-                (int(seq), digest, self._now()),
+            row = db.execute(
+                "SELECT hash FROM audit_heads WHERE seq = ?", (int(seq),)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO audit_heads (seq, hash, at) VALUES (?, ?, ?)",
+                    (int(seq), digest, self._now()),
+                )
+        if row is not None and row[0] != digest:
+            raise JournalError(
+                f"audit entry {seq} was kept with hash {row[0]}, the log now "
+                f"gives {digest}: the log was cut or rewritten"
             )
 
     def last_audit_anchor(self) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 
-from station.audit import AuditLog, audit_log_path
+from station.audit import open_audit_log
 from station.audit_entry import AuditEvent
 from station.badges import check_badge
 from station.config import StationConfig
@@ -58,9 +58,7 @@ def import_lot(
         )
         if outcome is ImportOutcome.UNCHANGED:
             return outcome
-        with AuditLog(
-            audit_log_path(config), keep_head=journal.keep_audit_head
-        ) as audit:
+        with open_audit_log(config, operator=supervisor, journal=journal) as audit:
             audit.append(
                 AuditEvent.LOT_IMPORTED,
                 station=config.station.name,

@@ -8,7 +8,7 @@ serial records who decided, what they found and which flags it closes.
 
 from __future__ import annotations
 
-from station.audit import AuditLog, audit_log_path
+from station.audit import open_audit_log
 from station.audit_entry import AuditEvent
 from station.badges import check_badge
 from station.config import StationConfig
@@ -48,7 +48,7 @@ def clear_flags(
         cleared = journal.clear_qa_flags(serial=serial, by=supervisor, note=note)
         if not cleared:
             raise NothingToClear(f"module {serial} has no open QA flag")
-        with AuditLog(audit_log_path(config), keep_head=journal.keep_audit_head) as log:
+        with open_audit_log(config, operator=supervisor, journal=journal) as log:
             log.append(
                 AuditEvent.QA_FLAGS_CLEARED,
                 station=config.station.name,

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from station.audit import AuditLog, audit_log_path
+from station.audit import AuditLog, open_audit_log
 from station.audit_entry import AuditEvent
 from station.badges import check_badge
 from station.config import StationConfig
@@ -67,7 +67,7 @@ def import_records(
     bindings = [_binding(record) for record in document.records if _bound(record)]
     with (
         Journal(config.journal_path, station=config.station.name) as journal,
-        AuditLog(audit_log_path(config), keep_head=journal.keep_audit_head) as audit,
+        open_audit_log(config, operator=supervisor, journal=journal) as audit,
     ):
         conflicts = _flag_conflicts(journal, audit, bindings, path.name)
         new = journal.import_bindings(bindings, source=path.name)

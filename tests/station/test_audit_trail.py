@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from station_bench import Line
 
-from station.assembly import open_audit_log
-from station.audit import AuditError, anchor_path, audit_log_path
+from station.audit import AuditError, anchor_path, audit_log_path, open_audit_log
 from station.audit_entry import AuditAnchor
 from station.audit_verify import verify
+from station.errors import JournalError
 
 MakeLine = Callable[..., Line]
 
@@ -130,21 +131,12 @@ def test_entries_cut_after_the_last_issuance_are_caught_by_the_journal(
     assert journal_head == f"{len(lines)}:{json.loads(lines[-1])['hash']}"
 
 
-def test_a_station_refuses_a_log_rewritten_with_its_anchor(
-    make_line: MakeLine,
-) -> None:
-    line = make_line()
-    line.station.provisioner.provision(line.slots[0])
-    path = audit_log_path(line.station.config)
-    entries = _entries(line)
-    # Edit the first entry, then recompute every hash after it and the anchor
-    # file: consistent with itself, but not with what the journal saw.
-    fields = entries[0]["fields"]
-    assert isinstance(fields, dict)
-    fields["operator"] = "B9999"
+def _forge(path: Path, entries: list[dict[str, object]]) -> None:
+    """Write ``entries`` with every hash and the anchor file recomputed: a log
+    consistent with itself, as a forger who knows the format would leave it."""
     previous = entries[0]["prev"]
-    for entry in entries:
-        entry["prev"] = previous
+    for seq, entry in enumerate(entries, start=1):
+        entry.update(seq=seq, prev=previous)
         body = {key: value for key, value in entry.items() if key != "hash"}
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         entry["hash"] = previous = hashlib.sha256(canonical.encode()).hexdigest()
@@ -155,10 +147,72 @@ def test_a_station_refuses_a_log_rewritten_with_its_anchor(
     )
     anchor_path(path).write_text(f"{len(entries)}:{previous}\n")
 
+
+def _edited(entries: list[dict[str, object]]) -> list[dict[str, object]]:
+    fields = entries[0]["fields"]
+    assert isinstance(fields, dict)
+    fields["operator"] = "B9999"
+    return entries
+
+
+@pytest.mark.parametrize(
+    ("forgery", "problem"),
+    [
+        (_edited, "entry {kept} is not the one the journal saw written"),
+        (
+            lambda entries: [*_edited(entries), dict(entries[-1])],
+            "entry {kept} is not the one the journal saw written",
+        ),
+        (
+            lambda entries: entries[:2],
+            "ends at entry 2, but the journal saw entry {kept} written",
+        ),
+    ],
+    ids=["rewritten", "rewritten and one added", "cut"],
+)
+def test_a_station_refuses_a_log_forged_with_its_anchor(
+    make_line: MakeLine,
+    forgery: Callable[[list[dict[str, object]]], list[dict[str, object]]],
+    problem: str,
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    path = audit_log_path(line.station.config)
+    kept = len(_entries(line))
+    _forge(path, forgery(_entries(line)))
+
     with pytest.raises(AuditError) as refused:
         open_audit_log(line.station.config, operator="B7", journal=line.station.journal)
 
-    assert str(refused.value) == (
-        f"audit log {path}: entry {len(entries)} is not the one the journal saw "
-        "written: the log was rewritten; 'station audit verify' shows where"
+    assert str(refused.value).startswith(f"audit log {path}")
+    assert problem.format(kept=kept) in str(refused.value)
+    assert str(refused.value).endswith("'station audit verify' shows where")
+
+
+def test_an_entry_whose_head_the_journal_missed_is_kept_at_start(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    journal = line.station.journal
+    last = journal.last_audit_anchor()
+    assert last is not None
+    # A process stopped between appending an entry and keeping its head.
+    journal._db.execute(
+        "DELETE FROM audit_heads WHERE seq = ?", (int(last.split(":")[0]),)
     )
+
+    with open_audit_log(line.station.config, operator="B7", journal=journal) as audit:
+        head = audit.head()
+
+    assert journal.last_audit_anchor() == last == str(head)
+
+
+def test_a_head_is_never_replaced_by_another_hash(make_line: MakeLine) -> None:
+    journal = make_line().station.journal
+    journal.keep_audit_head(AuditAnchor(90, "aa" * 32))
+
+    with pytest.raises(JournalError, match="audit entry 90 was kept with hash aa"):
+        journal.keep_audit_head(AuditAnchor(90, "bb" * 32))
+
+    assert journal.audit_head(90) == "aa" * 32
