@@ -88,9 +88,7 @@ class ProductLineSection(_Section):
             raise ValueError("at least one model is needed")
         for name in models:
             if not _MODEL.fullmatch(name):
-                raise ValueError(
-                    f"model name {name!r} is not 1 to 16 of A-Z a-z 0-9 ."
-                )
+                raise ValueError(f"model name {name!r} is not 1 to 16 of A-Z a-z 0-9 .")
         by_type: dict[int, str] = {}
         for name, hw_type in models.items():
             if hw_type in by_type:
