@@ -743,6 +743,12 @@ def _add_columns(db: sqlite3.Connection) -> None:
         for name, definition in columns:
             if name not in present:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+                if (table, name) == ("qa_flags", "kind"):
+                    # Earlier flags told their kind only in words.
+                    db.execute(
+                        "UPDATE qa_flags SET kind = ? WHERE reason LIKE ?",
+                        (QaFlagKind.UNDELIVERED, "certificate % was issued for %"),
+                    )
 
 
 def _run_from_row(row: tuple[object, ...]) -> RunRecord:

@@ -273,25 +273,28 @@ class _ProvisioningJob(Job):
         )
 
     def refuse_if_flagged(self, spki_sha256: str) -> None:
-        """Stop a module whose key has an open clone flag on its serial or MAC.
+        """Stop a module while its serial or MAC has an open clone flag.
 
-        The flag may come from an earlier run of this module or from another
-        slot's clone check while it worked: either way the station cannot tell
-        the genuine module from the clone, and QA must clear the flag first.
-        A module whose own key was never flagged (the original that a later
-        clone clashed with) is not stopped by the clone's flag.
+        The flag may come from an earlier run or from another slot's clone
+        check while this module worked: the station cannot tell the genuine
+        module from the clone, and QA must clear the flag first. Only the
+        original goes on: a key already certified here for this serial and
+        MAC whose own runs were never flagged (a later clone clashed with
+        it). A key never certified, a third module's say, is stopped too.
         """
         identity = self.module_identity()
-        flags = [
-            flag
-            for flag in self.journal.open_clone_flags(
-                serial=identity.serial, mac=identity.mac
-            )
-            if self.journal.run(flag.run_id).spki_sha256 == spki_sha256
-        ]
+        journal = self.journal
+        flags = journal.open_clone_flags(serial=identity.serial, mac=identity.mac)
         if not flags:
             return
-        first = flags[0]
+        mine = [f for f in flags if journal.run(f.run_id).spki_sha256 == spki_sha256]
+        certified_here = any(
+            binding.spki_sha256 == spki_sha256 and binding.run_id is not None
+            for binding in journal.bindings(serial=identity.serial, mac=identity.mac)
+        )
+        if certified_here and not mine:
+            return
+        first = (mine or flags)[0]
         raise CloneRefused(
             f"{_flagged_as(first, identity)} has an open clone flag from run "
             f"{first.run_id} ({first.flagged_at:%Y-%m-%d %H:%M} UTC); QA clears it "

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from station.errors import JournalError
-from station.journal import Journal, RunStatus
+from station.journal import Journal, QaFlagKind, RunStatus
 
 T0 = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.UTC)
 
@@ -127,20 +127,23 @@ def test_a_journal_from_before_flag_kinds_gains_them_and_keeps_its_flags(
         " run_id INTEGER NOT NULL REFERENCES runs (id), serial TEXT NOT NULL,"
         " mac TEXT NOT NULL, reason TEXT NOT NULL, flagged_at TEXT NOT NULL);"
     )
-    old.execute(
-        "INSERT INTO qa_flags (run_id, serial, mac, reason, flagged_at)"
-        " VALUES (?, 'S1', '00:e0:4c:87:00:01', 'clone suspected: old',"
-        " '2026-12-01T08:00:00+00:00')",
-        (run_id,),
-    )
+    for reason in (
+        "clone suspected: old",
+        "certificate 01 was issued for this module's key but the module failed",
+    ):
+        old.execute(
+            "INSERT INTO qa_flags (run_id, serial, mac, reason, flagged_at)"
+            " VALUES (?, 'S1', '00:e0:4c:87:00:01', ?, '2026-12-01T08:00:00+00:00')",
+            (run_id, reason),
+        )
     old.commit()
     old.close()
 
     with Journal(path, station="s1") as journal:
+        kinds = [flag.kind for flag in journal.qa_flags()]
         (flag,) = journal.open_clone_flags(serial="S1", mac="-")
         cleared = journal.clear_qa_flags(serial="S1", by="S0001", note="checked")
 
+    assert kinds == [QaFlagKind.CLONE, QaFlagKind.UNDELIVERED]
     assert (flag.reason, flag.open) == ("clone suspected: old", True)
-    assert [(c.id, c.cleared_by, c.open) for c in cleared] == [
-        (flag.id, "S0001", False)
-    ]
+    assert [(c.cleared_by, c.open) for c in cleared] == [("S0001", False)] * 2

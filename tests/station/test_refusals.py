@@ -379,3 +379,21 @@ def test_a_plan_is_not_replaced_while_a_station_runs_on_the_state(
         "a lot plan is replaced only with the line stopped: another station "
         f"process (pid {os.getpid()}) is running"
     )
+
+
+def test_a_new_key_on_a_serial_with_open_clone_flags_is_not_certified(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(slots=3, misbehave=("1=clone-of:3", "2=clone-of:3"))
+    provisioner = line.station.provisioner
+    seated: list[ModuleResult] = []
+
+    def second_clone_meanwhile(event: SlotEvent) -> None:
+        if event.kind is EventKind.STEP and event.step is Step.ISSUE and not seated:
+            seated.append(provisioner.provision(line.slots[1]))
+
+    provisioner.provision(line.slots[0], listener=second_clone_meanwhile)
+    third = provisioner.provision(line.slots[2])
+
+    assert (third.failure_step, third.cert_serial) == (Step.CLONE_CHECK, None)
+    assert third.reason.startswith("serial AMB82D001003 has an open clone flag")
