@@ -111,11 +111,15 @@ def _flag_conflicts(
                 f"(key {incoming.spki_sha256[:16]}, certificate "
                 f"{(incoming.cert_serial or '')[:16]}, in {source}); here, "
                 f"{held.record} on station {held.station}: serial {held.serial}, "
-                f"MAC {held.mac}, key {held.spki_sha256[:16]}; flagged for QA"
+                f"MAC {held.mac}, key {held.spki_sha256[:16]}; "
             )
+            if held.run_id is None:
+                # Two other stations disagree: no module of this one to stop.
+                conflicts.append(reason + "not a module of this station")
+                continue
+            reason += "flagged for QA"
             conflicts.append(reason)
-            if held.run_id is not None:
-                _flag(journal, audit, held.run_id, reason)
+            _flag(journal, audit, held.run_id, reason)
     return conflicts
 
 

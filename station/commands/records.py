@@ -10,6 +10,8 @@ from station.config import find_config, load_config
 from station.qa_flags import clear_flags, open_flags
 from station.records_import import import_records
 
+EXIT_CONFLICTS = 1
+
 
 def register(commands: Subcommands) -> None:
     """Add ``station records import``."""
@@ -75,7 +77,8 @@ def _import(args: argparse.Namespace) -> int:
     )
     for conflict in done.conflicts:
         print(f"  {conflict}")
-    return EXIT_OK
+    # Imported, but a check found a problem for QA: like a failed module.
+    return EXIT_CONFLICTS if done.conflicts else EXIT_OK
 
 
 def _flags(args: argparse.Namespace) -> int:

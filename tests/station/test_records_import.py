@@ -165,10 +165,20 @@ def test_an_import_binding_a_module_here_to_another_key_flags_it_for_qa(
     other = tmp_path / "station-b.json"
     other.write_text(json.dumps(document))
 
-    done = import_records(config, other, supervisor="S0001")
+    run = _station(
+        "--config",
+        str(tmp_path / "station.toml"),
+        *("records", "import", str(other), "--supervisor", "S0001"),
+    )
     again = import_records(config, other, supervisor="S0001")
 
-    (conflict,) = done.conflicts
+    assert run.returncode == 1, run.stderr
+    summary, conflict = run.stdout.strip().splitlines()
+    assert summary.endswith(
+        "1 certificate bindings, 1 new (0 records without a certificate)"
+    )
+    conflict = conflict.strip()
+    assert conflict.endswith("; flagged for QA")
     assert conflict.startswith(
         "clone suspected: station demo-station certified serial AMB82D001001, MAC "
         f"00:e0:4c:87:00:01 with another key (key {'ab' * 8}, certificate "
