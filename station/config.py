@@ -179,10 +179,10 @@ class LinkSection(_Section):
     baud: Annotated[int, Field(gt=0, le=12_000_000, strict=True)] = 115200
     # Upper bounds: an operator waits this long on a dead module, and beyond
     # them a timeout no longer means a wait the platform can even express.
-    command_timeout: Annotated[float, Field(gt=0, le=60)] = 2.0
-    keygen_timeout: Annotated[float, Field(gt=0, le=600)] = 120.0
-    commit_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
-    reopen_wait: Annotated[float, Field(ge=0, le=600)] = 10.0
+    command_timeout: Annotated[float, Field(gt=0, le=60, strict=True)] = 2.0
+    keygen_timeout: Annotated[float, Field(gt=0, le=600, strict=True)] = 120.0
+    commit_timeout: Annotated[float, Field(gt=0, le=120, strict=True)] = 10.0
+    reopen_wait: Annotated[float, Field(ge=0, le=600, strict=True)] = 10.0
 
 
 class SlotSection(_Section):
@@ -221,7 +221,9 @@ class StationConfig(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"slot names used twice: {', '.join(duplicates)}")
-        ports = [slot.port for slot in slots]
+        # Compared as the files they lead to: a link and its target, or a
+        # path spelt two ways, are one port.
+        ports = [os.path.realpath(slot.port) for slot in slots]
         shared = sorted({port for port in ports if ports.count(port) > 1})
         if shared:
             raise ValueError(f"ports used by two slots: {', '.join(shared)}")

@@ -159,6 +159,8 @@ def test_a_baud_rate_no_adapter_reaches_is_refused(tmp_path: Path) -> None:
         ("command_timeout = 1e308", "link.command_timeout: Input should be less than"),
         ("keygen_timeout = 1e20", "link.keygen_timeout: Input should be less than"),
         ("baud = true", "link.baud: Input should be a valid integer"),
+        ("command_timeout = true", "link.command_timeout: Input should be a valid"),
+        ('command_timeout = "2"', "link.command_timeout: Input should be a valid"),
     ],
 )
 def test_a_link_value_no_line_can_use_is_refused(
@@ -182,4 +184,13 @@ def test_two_slots_on_one_port_are_refused(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match="ports used by two slots: /dev/provision/slot-1"
     ):
+        load_config(_write(tmp_path, text))
+
+
+def test_two_slots_on_one_port_spelt_two_ways_are_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        'port = "/dev/provision/slot-2"', 'port = "/dev/provision//slot-1"'
+    )
+
+    with pytest.raises(ConfigError, match="ports used by two slots"):
         load_config(_write(tmp_path, text))
