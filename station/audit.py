@@ -242,10 +242,19 @@ class AuditLog:
             self._head = _Head(head.size + len(line), entry.anchor, entry.prev)
             self._store_anchor(entry.anchor)
             if self._keep_head is not None:
-                self._keep_head(entry.anchor)
+                self._keep_head_of(entry)
 
         logger.debug("audit entry %d: %s", entry.seq, entry.event)
         return entry
+
+    def _keep_head_of(self, entry: AuditEntry) -> None:
+        assert self._keep_head is not None
+        try:
+            self._keep_head(entry.anchor)
+        except StationError as exc:
+            # The entry is written; the journal refused its head (it kept
+            # another one for that number: the log was cut or rewritten).
+            raise AuditError(f"audit log {self.path}: {exc}") from exc
 
     def head(self) -> AuditAnchor:
         """The anchor of the log's last entry (``EMPTY_ANCHOR`` when empty).
@@ -556,13 +565,16 @@ def open_audit_log(
         audit_log_path(config), clock=clock, keep_head=journal.keep_audit_head
     )
     try:
+        # Checked first: a forger could leave a torn tail for the repair to
+        # set aside, and the repair's entry would then match a head the
+        # journal keeps for it.
+        check_against_journal(audit, journal)
         if audit.torn():
             entry = audit.repair(station=config.station.name, operator=operator)
             logger.warning(
                 "audit log: torn final line set aside as %s at start",
                 entry.fields["saved_as"],
             )
-        check_against_journal(audit, journal)
     except BaseException:
         audit.close()
         raise
@@ -585,24 +597,26 @@ def check_against_journal(audit: AuditLog, journal: Journal) -> None:
     if kept is None:
         return
     last = AuditAnchor.parse(kept)
-    head = audit.head()
+    # The last whole entries: a torn tail is not an entry and is left out.
+    tail = audit.last_entries(_UNKEPT_ENTRIES + 1)
+    top = tail[-1].seq if tail else 0
     where = f"audit log {audit.path}"
     verify_hint = "'station audit verify' shows where"
-    if head.seq < last.seq:
+    if top < last.seq:
         raise AuditError(
-            f"{where} ends at entry {head.seq}, but the journal saw entry "
+            f"{where} ends at entry {top}, but the journal saw entry "
             f"{last.seq} written: entries were cut; {verify_hint}"
         )
-    if head.seq - last.seq > _UNKEPT_ENTRIES:
+    if top - last.seq > _UNKEPT_ENTRIES:
         raise AuditError(
-            f"{where} has {head.seq - last.seq} entries after entry {last.seq} "
+            f"{where} has {top - last.seq} entries after entry {last.seq} "
             f"that the journal never saw written; {verify_hint}"
         )
-    tail = audit.last_entries(head.seq - last.seq + 1)
-    if not tail or tail[0].anchor != last:
+    if last not in [entry.anchor for entry in tail]:
         raise AuditError(
             f"{where}: entry {last.seq} is not the one the journal saw written: "
             f"the log was rewritten; {verify_hint}"
         )
-    for entry in tail[1:]:
-        journal.keep_audit_head(entry.anchor)
+    for entry in tail:
+        if entry.seq > last.seq:
+            journal.keep_audit_head(entry.anchor)

@@ -42,9 +42,17 @@ class Slot:
     port: str
 
 
+# The run id of a result the journal could not record (a station error).
+NO_RUN = 0
+
+
 @dataclass(frozen=True)
 class ModuleResult:
-    """How a job on the module in one slot ended."""
+    """How a job on the module in one slot ended.
+
+    ``run_id`` is the journal's run, or ``NO_RUN`` when the station failed
+    outside one.
+    """
 
     slot: str
     port: str

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from station.events import EventKind, EventListener, SlotEvent, ignore_events
-from station.job import ModuleResult, Slot, SlotRunner
+from station.job import NO_RUN, ModuleResult, Slot, SlotRunner
+from station.journal import RunStatus
 from station.steps import Step
 
 logger = logging.getLogger(__name__)
@@ -279,11 +280,20 @@ class Line:
     def _run(self, slot: Slot, mode: LineMode) -> None:
         try:
             result = self._runners[mode].run(slot, listener=self._on_event)
-        except Exception:
+        except Exception as exc:
             # provision() turns module faults into results; anything escaping
-            # it is a defect in the station, and the slot must not stay busy.
+            # it is a defect in the station, and the slot must not stay busy
+            # nor vanish from the results: it is a failed module too.
             logger.exception("slot %s: worker failed", slot.name)
-            result = None
+            result = ModuleResult(
+                slot=slot.name,
+                port=slot.port,
+                run_id=NO_RUN,
+                status=RunStatus.FAIL,
+                elapsed=0.0,
+                serial=self._status[slot.name].serial,
+                reason=f"station error: {exc}; see the log",
+            )
         self._finish(slot, mode, result)
 
     def _finish(self, slot: Slot, mode: LineMode, result: ModuleResult | None) -> None:

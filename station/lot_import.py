@@ -49,6 +49,9 @@ def import_lot(
     with (
         _line_stopped(config, replace),
         Journal(config.journal_path, station=config.station.name) as journal,
+        # Opened, and checked against the journal, before anything changes:
+        # an import must not land where its audit entry cannot.
+        open_audit_log(config, operator=supervisor, journal=journal) as audit,
         LotStore(config.lots_path) as lots,
     ):
         _check_unplanned_elsewhere(lots, plan, source)
@@ -56,9 +59,7 @@ def import_lot(
         outcome = lots.import_plan(
             plan, imported_by=supervisor, source=source, replace=replace
         )
-        if outcome is ImportOutcome.UNCHANGED:
-            return outcome
-        with open_audit_log(config, operator=supervisor, journal=journal) as audit:
+        if outcome is not ImportOutcome.UNCHANGED:
             audit.append(
                 AuditEvent.LOT_IMPORTED,
                 station=config.station.name,

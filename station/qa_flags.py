@@ -44,20 +44,24 @@ def clear_flags(
     check_badge(supervisor, role="supervisor")
     if not note.strip():
         raise NothingToClear("say what QA found (--note)")
-    with Journal(config.journal_path, station=config.station.name) as journal:
-        cleared = journal.clear_qa_flags(serial=serial, by=supervisor, note=note)
-        if not cleared:
+    with (
+        Journal(config.journal_path, station=config.station.name) as journal,
+        open_audit_log(config, operator=supervisor, journal=journal) as log,
+    ):
+        flagged = [flag for flag in journal.qa_flags(serial=serial) if flag.open]
+        if not flagged:
             raise NothingToClear(f"module {serial} has no open QA flag")
-        with open_audit_log(config, operator=supervisor, journal=journal) as log:
-            log.append(
-                AuditEvent.QA_FLAGS_CLEARED,
-                station=config.station.name,
-                operator=supervisor,
-                serial=serial,
-                runs=",".join(str(flag.run_id) for flag in cleared),
-                note=note,
-            )
-    return cleared
+        # The decision is audited before it takes effect: a flag is never
+        # cleared without its entry.
+        log.append(
+            AuditEvent.QA_FLAGS_CLEARED,
+            station=config.station.name,
+            operator=supervisor,
+            serial=serial,
+            runs=",".join(str(flag.run_id) for flag in flagged),
+            note=note,
+        )
+        return journal.clear_qa_flags(serial=serial, by=supervisor, note=note)
 
 
 def open_flags(config: StationConfig) -> list[QaFlag]:

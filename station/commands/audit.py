@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from station.audit import AuditError, AuditLog, audit_log_path
+from station.audit import AuditError, AuditLog, audit_log_path, check_against_journal
 from station.audit_entry import AuditAnchor
 from station.audit_verify import format_report, verify
 from station.commands import EXIT_OK, Subcommands, badge
@@ -113,6 +113,8 @@ def _repair(args: argparse.Namespace) -> int:
         Journal(config.journal_path, station=config.station.name) as journal,
         AuditLog(path, keep_head=journal.keep_audit_head) as log,
     ):
+        # A torn tail is mended only on a log the journal vouches for.
+        check_against_journal(log, journal)
         entry = log.repair(station=config.station.name, operator=args.operator)
     print(
         f"audit log repaired: {entry.fields['removed_bytes']} torn bytes moved to "

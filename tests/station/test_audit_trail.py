@@ -14,6 +14,10 @@ from station.audit import AuditError, anchor_path, audit_log_path, open_audit_lo
 from station.audit_entry import AuditAnchor
 from station.audit_verify import verify
 from station.errors import JournalError
+from station.lot_import import import_lot
+from station.lot_plan import read_lot_plan
+from station.lot_store import LotStore
+from station.qa_flags import clear_flags, open_flags
 
 MakeLine = Callable[..., Line]
 
@@ -170,19 +174,29 @@ def _edited(entries: list[dict[str, object]]) -> list[dict[str, object]]:
     ],
     ids=["rewritten", "rewritten and one added", "cut"],
 )
+@pytest.mark.parametrize("torn", [False, True], ids=["whole", "with a torn tail"])
 def test_a_station_refuses_a_log_forged_with_its_anchor(
     make_line: MakeLine,
     forgery: Callable[[list[dict[str, object]]], list[dict[str, object]]],
     problem: str,
+    torn: bool,
 ) -> None:
     line = make_line()
     line.station.provisioner.provision(line.slots[0])
     path = audit_log_path(line.station.config)
     kept = len(_entries(line))
     _forge(path, forgery(_entries(line)))
+    if torn:
+        # A torn tail for the start-up repair to set aside, whose entry
+        # would then match the head the journal keeps for it.
+        with path.open("ab") as log:
+            log.write(b'{"seq": 99, "ev')
+    forged = path.read_bytes()
 
     with pytest.raises(AuditError) as refused:
         open_audit_log(line.station.config, operator="B7", journal=line.station.journal)
+
+    assert path.read_bytes() == forged
 
     assert str(refused.value).startswith(f"audit log {path}")
     assert problem.format(kept=kept) in str(refused.value)
@@ -216,3 +230,45 @@ def test_a_head_is_never_replaced_by_another_hash(make_line: MakeLine) -> None:
         journal.keep_audit_head(AuditAnchor(90, "bb" * 32))
 
     assert journal.audit_head(90) == "aa" * 32
+
+
+def test_an_entry_whose_head_the_journal_refuses_fails_as_an_audit_error(
+    make_line: MakeLine,
+) -> None:
+    line = make_line()
+    journal = line.station.journal
+    journal.keep_audit_head(AuditAnchor(len(_entries(line)) + 1, "aa" * 32))
+
+    with pytest.raises(AuditError, match="was kept with hash aa"):
+        line.station.audit.append("revoked", cert_serial="01", reason=None)
+
+
+def test_nothing_changes_where_its_audit_entry_could_not_be_written(
+    make_line: MakeLine, tmp_path: Path
+) -> None:
+    line = make_line(slots=2, misbehave=("2=clone-of:1",))
+    provisioner = line.station.provisioner
+    provisioner.provision(line.slots[0])
+    clone = provisioner.provision(line.slots[1])
+    config = line.station.config
+    line.station.close()
+    path = audit_log_path(config)
+    _forge(path, _entries(line)[:2])
+    other = tmp_path / "other-lot.csv"
+    other.write_text(
+        "serial,mac,model,lot\nAMB82D077001,00:e0:4c:87:77:01,AMB82,LOT-B\n"
+    )
+
+    with pytest.raises(AuditError):
+        import_lot(
+            config,
+            read_lot_plan(other, allowed_firmware=["1.4.2"]),
+            supervisor="S0001",
+            source=str(other),
+        )
+    with pytest.raises(AuditError):
+        clear_flags(config, "AMB82D001001", supervisor="S0001", note="checked")
+
+    with LotStore(config.lots_path) as lots:
+        assert [lot.lot for lot in lots.lots()] == ["LOT-2026-0042"]
+    assert [flag.run_id for flag in open_flags(config)] == [clone.run_id]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from station_bench import Line as Bench
 
+from station.job import NO_RUN, ModuleResult
 from station.journal import RunStatus
 from station.line import Line, SlotPhase
 from station.steps import Step
@@ -119,3 +120,26 @@ def test_a_slot_with_no_module_counts_once_as_a_failure(
 
     again = line.counters()
     assert (again.passed, again.failed) == (1, 1)
+
+
+class _BrokenRunner:
+    """A runner with a defect: its job escapes with an exception."""
+
+    steps = (Step.CONNECT,)
+
+    def run(self, slot: Slot, *, listener: object = None) -> ModuleResult:
+        raise RuntimeError("journal write refused")
+
+
+def test_a_slot_whose_worker_fails_is_a_failed_module_not_a_missing_one() -> None:
+    line = Line(_BrokenRunner(), [Slot("slot-1", "/dev/x")])
+
+    (result,) = line.run_all()
+
+    assert (result.slot, result.status, result.run_id) == (
+        "slot-1",
+        RunStatus.FAIL,
+        NO_RUN,
+    )
+    assert result.reason == "station error: journal write refused; see the log"
+    assert line.counters().failed == 1
