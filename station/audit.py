@@ -593,15 +593,22 @@ def check_against_journal(audit: AuditLog, journal: Journal) -> None:
     Raises:
         AuditError: Naming the entry, and pointing at ``station audit verify``.
     """
-    kept = journal.last_audit_anchor()
-    if kept is None:
-        return
-    last = AuditAnchor.parse(kept)
     # The last whole entries: a torn tail is not an entry and is left out.
     tail = audit.last_entries(_UNKEPT_ENTRIES + 1)
     top = tail[-1].seq if tail else 0
     where = f"audit log {audit.path}"
     verify_hint = "'station audit verify' shows where"
+    kept = journal.last_audit_anchor()
+    if kept is None:
+        if top > _UNKEPT_ENTRIES:
+            # Every append keeps its head in the journal: a log this long
+            # beside a journal with none means the journal was replaced.
+            raise AuditError(
+                f"{where} has {top} entries but the journal {journal.path} "
+                "kept none of their heads: it is not this log's journal"
+            )
+        return
+    last = AuditAnchor.parse(kept)
     if top < last.seq:
         raise AuditError(
             f"{where} ends at entry {top}, but the journal saw entry "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from device_io.errors import DeviceError
 from pki import PkiError
 from station.commands import (
     EXIT_ERROR,
+    EXIT_OK,
     Command,
     audit,
     conformance,
@@ -79,10 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     try:
-        return command(args)
+        status = command(args)
+        sys.stdout.flush()  # a pipe closed early fails here, not at exit
+        return status
     except _KNOWN_ERRORS as exc:
         print(f"station: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (``station ports | head``): not an error of
+        # ours, and nothing more can be said on stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:
         # A file or folder the command was pointed at cannot be used; the
         # message names it, and a traceback would only hide that.

@@ -179,9 +179,9 @@ class LinkSection(_Section):
     baud: Annotated[int, Field(gt=0, le=12_000_000, strict=True)] = 115200
     # Upper bounds: an operator waits this long on a dead module, and beyond
     # them a timeout no longer means a wait the platform can even express.
-    command_timeout: Annotated[float, Field(gt=0, le=60, strict=True)] = 2.0
-    keygen_timeout: Annotated[float, Field(gt=0, le=600, strict=True)] = 120.0
-    commit_timeout: Annotated[float, Field(gt=0, le=120, strict=True)] = 10.0
+    command_timeout: Annotated[float, Field(ge=0.01, le=60, strict=True)] = 2.0
+    keygen_timeout: Annotated[float, Field(ge=0.01, le=600, strict=True)] = 120.0
+    commit_timeout: Annotated[float, Field(ge=0.01, le=120, strict=True)] = 10.0
     reopen_wait: Annotated[float, Field(ge=0, le=600, strict=True)] = 10.0
 
 
@@ -194,7 +194,15 @@ class SlotSection(_Section):
     """
 
     name: Annotated[str, Field(pattern=_NAME.pattern)]
-    port: str
+    port: Annotated[str, Field(min_length=1)]
+
+    @field_validator("port")
+    @classmethod
+    def _port_from_config_folder(cls, port: str, info: ValidationInfo) -> str:
+        # A relative port is taken from the configuration's folder, as every
+        # other path in it is, not from wherever the station was started.
+        resolved = _resolve(Path(port), info)
+        return port if resolved is None else str(resolved)
 
 
 class StationConfig(_Section):

@@ -272,3 +272,17 @@ def test_nothing_changes_where_its_audit_entry_could_not_be_written(
     with LotStore(config.lots_path) as lots:
         assert [lot.lot for lot in lots.lots()] == ["LOT-2026-0042"]
     assert [flag.run_id for flag in open_flags(config)] == [clone.run_id]
+
+
+def test_a_log_beside_a_journal_that_kept_none_of_its_heads_is_refused(
+    make_line: MakeLine,
+) -> None:
+    line = make_line(slots=4)
+    for slot in line.slots:
+        line.station.provisioner.provision(slot)
+    journal = line.station.journal
+    # A journal replaced by a fresh one keeps no head of the log beside it.
+    journal._db.execute("DELETE FROM audit_heads")
+
+    with pytest.raises(AuditError, match="kept none of their heads"):
+        open_audit_log(line.station.config, operator="B7", journal=journal)

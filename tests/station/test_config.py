@@ -159,6 +159,7 @@ def test_a_baud_rate_no_adapter_reaches_is_refused(tmp_path: Path) -> None:
         ("command_timeout = 1e308", "link.command_timeout: Input should be less than"),
         ("keygen_timeout = 1e20", "link.keygen_timeout: Input should be less than"),
         ("baud = true", "link.baud: Input should be a valid integer"),
+        ("command_timeout = 1e-300", "link.command_timeout: Input should be greater"),
         ("command_timeout = true", "link.command_timeout: Input should be a valid"),
         ('command_timeout = "2"', "link.command_timeout: Input should be a valid"),
     ],
@@ -194,3 +195,22 @@ def test_two_slots_on_one_port_spelt_two_ways_are_refused(tmp_path: Path) -> Non
 
     with pytest.raises(ConfigError, match="ports used by two slots"):
         load_config(_write(tmp_path, text))
+
+
+def test_an_empty_port_is_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace('port = "/dev/provision/slot-2"', 'port = ""')
+
+    with pytest.raises(
+        ConfigError, match=r"slots\.1\.port: String should have at least"
+    ):
+        load_config(_write(tmp_path, text))
+
+
+def test_a_relative_port_is_taken_from_the_configuration_folder(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace(
+        'port = "/dev/provision/slot-2"', 'port = "sim/ports/slot-2"'
+    )
+
+    config = load_config(_write(tmp_path, text))
+
+    assert config.slots[1].port == str(tmp_path / "sim/ports/slot-2")

@@ -247,3 +247,18 @@ def test_a_port_outside_every_slot_says_so(machine: Path, tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("  (in no fixture slot)\n") == 2
     assert "  slot-9     1-1.9          no port\n" in run.stdout
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    station = subprocess.Popen(
+        [sys.executable, "-m", "station", "ports", "--sys-root", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert station.stdout is not None
+    station.stdout.close()  # like `| head` that has read all it wants
+
+    _, stderr = station.communicate(timeout=60)
+
+    assert (station.returncode, stderr) == (0, b"")
