@@ -29,6 +29,7 @@ import dataclasses
 import datetime
 import fcntl
 import hashlib
+import itertools
 import logging
 import os
 import threading
@@ -536,7 +537,7 @@ def _required(run: RunRecord, name: str) -> str:
 # How far a log may run ahead of the heads the journal kept: a process
 # stopped between an append and keeping its head leaves one entry behind it,
 # and a few processes (a station, an import) append to one log.
-_UNKEPT_ENTRIES = 8
+UNKEPT_ENTRIES = 8
 
 
 def open_audit_log(
@@ -594,13 +595,13 @@ def check_against_journal(audit: AuditLog, journal: Journal) -> None:
         AuditError: Naming the entry, and pointing at ``station audit verify``.
     """
     # The last whole entries: a torn tail is not an entry and is left out.
-    tail = audit.last_entries(_UNKEPT_ENTRIES + 1)
+    tail = audit.last_entries(UNKEPT_ENTRIES + 1)
     top = tail[-1].seq if tail else 0
     where = f"audit log {audit.path}"
     verify_hint = "'station audit verify' shows where"
     kept = journal.last_audit_anchor()
     if kept is None:
-        if top > _UNKEPT_ENTRIES:
+        if top > UNKEPT_ENTRIES:
             # Every append keeps its head in the journal: a log this long
             # beside a journal with none means the journal was replaced.
             raise AuditError(
@@ -614,16 +615,27 @@ def check_against_journal(audit: AuditLog, journal: Journal) -> None:
             f"{where} ends at entry {top}, but the journal saw entry "
             f"{last.seq} written: entries were cut; {verify_hint}"
         )
-    if top - last.seq > _UNKEPT_ENTRIES:
+    if top - last.seq > UNKEPT_ENTRIES:
         raise AuditError(
             f"{where} has {top - last.seq} entries after entry {last.seq} "
             f"that the journal never saw written; {verify_hint}"
         )
-    if last not in [entry.anchor for entry in tail]:
+    if last not in [entry.anchor for entry in tail] or not _chained(tail):
         raise AuditError(
-            f"{where}: entry {last.seq} is not the one the journal saw written: "
-            f"the log was rewritten; {verify_hint}"
+            f"{where}: entry {last.seq} is not the one the journal saw written, "
+            f"or the entries after it do not follow from it: the log was "
+            f"rewritten; {verify_hint}"
         )
     for entry in tail:
         if entry.seq > last.seq:
             journal.keep_audit_head(entry.anchor)
+
+
+def _chained(entries: list[AuditEntry]) -> bool:
+    """True when each entry is intact and follows the one before it."""
+    if any(entry.content_hash() != entry.hash for entry in entries):
+        return False
+    return all(
+        later.seq == earlier.seq + 1 and later.prev == earlier.hash
+        for earlier, later in itertools.pairwise(entries)
+    )

@@ -199,6 +199,8 @@ class SlotSection(_Section):
     @field_validator("port")
     @classmethod
     def _port_from_config_folder(cls, port: str, info: ValidationInfo) -> str:
+        if port != port.strip():
+            raise ValueError(f"port {port!r} has spaces at its ends")
         # A relative port is taken from the configuration's folder, as every
         # other path in it is, not from wherever the station was started.
         resolved = _resolve(Path(port), info)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from station.audit import AuditError, AuditLog, audit_log_path, check_against_journal
+from station.audit import (
+    UNKEPT_ENTRIES,
+    AuditError,
+    AuditLog,
+    audit_log_path,
+    check_against_journal,
+)
 from station.audit_entry import AuditAnchor
 from station.audit_verify import format_report, verify
 from station.commands import EXIT_OK, Subcommands, badge
@@ -88,9 +94,20 @@ def _verify(args: argparse.Namespace) -> int:
         path = audit_log_path(config)
         kept = _journal_heads(config)
     report = verify(path, anchors=args.anchor, kept=kept)
-    for line in format_report(report):
+    # Every append keeps its head in the journal: a long log none of whose
+    # heads the journal kept sits beside another journal than its own.
+    orphan = args.log is None and not kept and report.entries > UNKEPT_ENTRIES
+    lines = list(format_report(report))
+    if orphan:
+        if report.ok:
+            lines = [f"audit log {path}: 1 problem(s)"]
+        lines.append(
+            f"  journal: {config.journal_path} kept none of the heads of the "
+            f"log's {report.entries} entries: it is not this log's journal"
+        )
+    for line in lines:
         print(line)
-    return EXIT_OK if report.ok else EXIT_PROBLEMS
+    return EXIT_OK if report.ok and not orphan else EXIT_PROBLEMS
 
 
 def _journal_heads(config: StationConfig) -> list[AuditAnchor]:

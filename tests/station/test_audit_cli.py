@@ -125,3 +125,20 @@ def test_repair_after_a_torn_write_lets_verify_pass_again(
     assert repair.stdout.startswith("audit log repaired: 14 torn bytes moved to ")
     assert repair.stdout.endswith(", recorded as entry 4\n")
     assert after.stdout.startswith("audit log OK: 4 entries")
+
+
+def test_verify_names_a_journal_that_kept_none_of_a_long_logs_heads(
+    tmp_path: Path, config: Path
+) -> None:
+    with AuditLog(tmp_path / "state" / "audit.log") as log:
+        for serial in range(4, 13):
+            log.append("revoked", cert_serial=f"{serial:02}", reason=None)
+
+    run = _station("--config", str(config), "audit", "verify", cwd=tmp_path)
+
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        f"audit log {tmp_path}/state/audit.log: 1 problem(s)",
+        f"  journal: {tmp_path}/state/journal.sqlite kept none of the heads of the "
+        "log's 12 entries: it is not this log's journal",
+    ]

@@ -11,9 +11,9 @@ import pytest
 from station_bench import Line
 
 from station.audit import AuditError, anchor_path, audit_log_path, open_audit_log
-from station.audit_entry import AuditAnchor
+from station.audit_entry import AuditAnchor, AuditEntry
 from station.audit_verify import verify
-from station.errors import JournalError
+from station.errors import JournalError, StepFailed
 from station.lot_import import import_lot
 from station.lot_plan import read_lot_plan
 from station.lot_store import LotStore
@@ -135,11 +135,11 @@ def test_entries_cut_after_the_last_issuance_are_caught_by_the_journal(
     assert journal_head == f"{len(lines)}:{json.loads(lines[-1])['hash']}"
 
 
-def _forge(path: Path, entries: list[dict[str, object]]) -> None:
+def _forge(path: Path, entries: list[dict[str, object]], first: int = 1) -> None:
     """Write ``entries`` with every hash and the anchor file recomputed: a log
     consistent with itself, as a forger who knows the format would leave it."""
     previous = entries[0]["prev"]
-    for seq, entry in enumerate(entries, start=1):
+    for seq, entry in enumerate(entries, start=first):
         entry.update(seq=seq, prev=previous)
         body = {key: value for key, value in entry.items() if key != "hash"}
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
@@ -286,3 +286,51 @@ def test_a_log_beside_a_journal_that_kept_none_of_its_heads_is_refused(
 
     with pytest.raises(AuditError, match="kept none of their heads"):
         open_audit_log(line.station.config, operator="B7", journal=journal)
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("shape", ["real last entry kept", "forged copies appended"])
+def test_a_tail_that_does_not_chain_is_refused_even_holding_the_kept_entry(
+    make_line: MakeLine, shape: str
+) -> None:
+    line = make_line()
+    line.station.provisioner.provision(line.slots[0])
+    path = audit_log_path(line.station.config)
+    real = _lines(path)
+    if shape == "real last entry kept":
+        # Everything before the last entry rewritten; the last copied as it
+        # was, so the entry the journal kept is still there, word for word.
+        _forge(path, _edited(_entries(line))[:-1])
+        path.write_bytes(b"".join([*_lines(path), real[-1]]))
+    else:
+        # The real log, then rewritten copies of its last two entries.
+        forged = [json.loads(text) for text in real[-2:]]
+        path.write_bytes(b"".join(real))
+        tail = path.with_suffix(".tail")
+        _forge(tail, _edited(forged), first=int(str(forged[0]["seq"])))
+        path.write_bytes(b"".join([*real, *_lines(tail)]))
+    last = json.loads(_lines(path)[-1])
+    anchor_path(path).write_text(f"{last['seq']}:{last['hash']}\n")
+    with path.open("ab") as log:
+        log.write(b'{"seq": 99, "ev')
+    before = path.read_bytes()
+
+    with pytest.raises(AuditError, match="do not follow from it"):
+        open_audit_log(line.station.config, operator="B7", journal=line.station.journal)
+
+    assert path.read_bytes() == before
+
+
+def test_an_audit_failure_is_named_once_in_the_reason(make_line: MakeLine) -> None:
+    provisioner = make_line().station.provisioner
+
+    def refused() -> AuditEntry:
+        raise AuditError("audit log /x: entry 3 was kept with another hash")
+
+    with pytest.raises(StepFailed) as failed:
+        provisioner.record_audit(refused)
+
+    assert failed.value.reason == "audit log /x: entry 3 was kept with another hash"

@@ -214,3 +214,10 @@ def test_a_relative_port_is_taken_from_the_configuration_folder(tmp_path: Path) 
     config = load_config(_write(tmp_path, text))
 
     assert config.slots[1].port == str(tmp_path / "sim/ports/slot-2")
+
+
+def test_a_port_with_spaces_at_its_ends_is_refused(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace('port = "/dev/provision/slot-2"', 'port = " "')
+
+    with pytest.raises(ConfigError, match="port ' ' has spaces at its ends"):
+        load_config(_write(tmp_path, text))
