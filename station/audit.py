@@ -117,14 +117,7 @@ def read_tail(descriptor: int, size: int) -> LogTail:
     Raises:
         AuditError: The last line is longer than any entry can be.
     """
-    data, start = b"", size
-    while start > 0 and not _holds_last_line(data):
-        if len(data) > 2 * MAX_LINE + _TAIL_BLOCK:
-            raise AuditError("the end of the audit log is not made of entries")
-        step = min(_TAIL_BLOCK, start)
-        start -= step
-        data = os.pread(descriptor, step, start) + data
-
+    data, start = _read_back(descriptor, size, lines=1)
     last_end = data.rfind(b"\n")
     if last_end == -1:
         return LogTail(last=None, end=0, torn=data)
@@ -136,10 +129,22 @@ def read_tail(descriptor: int, size: int) -> LogTail:
     )
 
 
-def _holds_last_line(data: bytes) -> bool:
-    """True when ``data`` holds a line end with another one before it."""
-    last_end = data.rfind(b"\n")
-    return last_end > 0 and data.rfind(b"\n", 0, last_end) != -1
+def _read_back(descriptor: int, size: int, *, lines: int) -> tuple[bytes, int]:
+    """Read backwards from ``size`` until the data holds the last ``lines``
+    complete lines whole (a line end before the first of them too), or the
+    file's start; returns the data and the offset it starts at.
+
+    Raises:
+        AuditError: Those lines are longer than entries can be.
+    """
+    data, start = b"", size
+    while start > 0 and data.count(b"\n") <= lines:
+        if len(data) > (lines + 1) * MAX_LINE + _TAIL_BLOCK:
+            raise AuditError("the end of the audit log is not made of entries")
+        step = min(_TAIL_BLOCK, start)
+        start -= step
+        data = os.pread(descriptor, step, start) + data
+    return data, start
 
 
 @dataclass(frozen=True)
@@ -274,15 +279,10 @@ class AuditLog:
             AuditError: A line there is not an entry.
         """
         with self._lock, self._locked_file():
-            size = os.fstat(self._fd).st_size
-            data, start = b"", size
-            while start > 0 and data.count(b"\n") <= count:
-                step = min(_TAIL_BLOCK * 16, start)
-                start -= step
-                data = os.pread(self._fd, step, start) + data
+            data, start = _read_back(self._fd, os.fstat(self._fd).st_size, lines=count)
         lines = data[: data.rfind(b"\n") + 1].splitlines()
         if start > 0:
-            lines = lines[1:]  # the first may be cut at the block's edge
+            lines = lines[1:]  # the end of a line not asked for
         try:
             return [parse_entry(line) for line in lines[-count:]]
         except ValueError as exc:

@@ -398,14 +398,6 @@ class Journal:
             ).fetchone()
         return None if row is None else f"{row[0]}:{row[1]}"
 
-    def audit_head(self, seq: int) -> str | None:
-        """The hash the journal kept for audit entry ``seq``, if it kept one."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT hash FROM audit_heads WHERE seq = ?", (seq,)
-            ).fetchone()
-        return None if row is None else str(row[0])
-
     def audit_heads(self) -> list[str]:
         """Every audit head the journal kept, oldest first (``<seq>:<hash>``)."""
         with self._lock:
