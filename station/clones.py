@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from station.audit import AuditLog
+from station.audit_entry import AuditEntry
 from station.errors import CloneRefused
-from station.journal import Binding
+from station.journal import Binding, Journal, QaFlagKind
 
 # How much of a key or certificate hash to show an operator: enough to tell
 # two apart at a glance, short enough for a console tile.
@@ -62,3 +64,22 @@ def _describe(binding: Binding) -> str:
         f"{binding.at:%Y-%m-%d %H:%M} UTC: serial {binding.serial}, MAC "
         f"{binding.mac}, key {binding.spki_sha256[:_SHOWN]}, {certificate}"
     )
+
+
+def flag_clone(
+    journal: Journal, audit: AuditLog, run_id: int, reason: str
+) -> AuditEntry:
+    """Flag run ``run_id``'s module for QA as a clone suspect, and audit it.
+
+    Raises:
+        AuditError: The audit log refuses the entry (the flag is kept).
+    """
+    run = journal.run(run_id)
+    journal.flag_for_qa(
+        run_id,
+        serial=run.serial or "",
+        mac=run.mac or "",
+        reason=reason,
+        kind=QaFlagKind.CLONE,
+    )
+    return audit.clone_flagged(run, reason=reason)

@@ -16,9 +16,10 @@ from pathlib import Path
 from station.audit import AuditLog, open_audit_log
 from station.audit_entry import AuditEvent
 from station.badges import check_badge
+from station.clones import flag_clone
 from station.config import StationConfig
 from station.export import ExportError, ExportRecord, read_export_document
-from station.journal import Binding, Journal, QaFlagKind
+from station.journal import Binding, Journal
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _flag_conflicts(
                 continue
             reason += "flagged for QA"
             conflicts.append(reason)
-            _flag(journal, audit, held.run_id, reason)
+            flag_clone(journal, audit, held.run_id, reason)
     return conflicts
 
 
@@ -129,18 +130,6 @@ def _same_import(held: Binding, incoming: Binding) -> bool:
         and held.cert_serial == incoming.cert_serial
         and held.spki_sha256 == incoming.spki_sha256
     )
-
-
-def _flag(journal: Journal, audit: AuditLog, run_id: int, reason: str) -> None:
-    run = journal.run(run_id)
-    journal.flag_for_qa(
-        run_id,
-        serial=run.serial or "",
-        mac=run.mac or "",
-        reason=reason,
-        kind=QaFlagKind.CLONE,
-    )
-    audit.clone_flagged(run, reason=reason)
 
 
 def _bound(record: ExportRecord) -> bool:

@@ -26,7 +26,7 @@ from device_io.identity import ModuleIdentity
 from device_io.pv import PvObject, SlotState
 from station.audit import AuditError, AuditLog
 from station.audit_entry import AuditEntry
-from station.clones import check_bindings
+from station.clones import check_bindings, flag_clone
 from station.csr import CheckedCsr, check_csr
 from station.errors import ClockError, CloneRefused, StepFailed
 from station.events import EventListener
@@ -266,16 +266,8 @@ class _ProvisioningJob(Job):
 
     def flag_clone(self, run_id: int, reason: str) -> None:
         """Flag run ``run_id``'s module for QA as a clone suspect, audited."""
-        run = self.journal.run(run_id)
-        self.journal.flag_for_qa(
-            run_id,
-            serial=run.serial or "",
-            mac=run.mac or "",
-            reason=reason,
-            kind=QaFlagKind.CLONE,
-        )
         self.owner.record_audit(
-            lambda: self.owner.audit.clone_flagged(run, reason=reason)
+            lambda: flag_clone(self.journal, self.owner.audit, run_id, reason)
         )
 
     def refuse_if_flagged(self, spki_sha256: str) -> None:
