@@ -298,14 +298,9 @@ class _Run:
                 "no verdict: the port disappeared during this check",
                 tuple(self._probe.recorder.exchanges),
             )
-        except LinkError as exc:
-            if not self._results:
+        except (LinkError, DamagedReply) as exc:
+            if not self._results and isinstance(exc, LinkError):
                 raise _silent_module(exc) from exc
-            self._drain(check)
-            failure = self._failure(check, exc)
-            self._resync(check)
-            return failure
-        except DamagedReply as exc:
             self._drain(check)
             failure = self._failure(check, exc)
             self._resync(check)

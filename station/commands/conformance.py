@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from device_io.conformance import ConformanceOptions, Timeouts, run_conformance
 from device_io.conformance_report import format_header, format_result, format_summary
-from station.commands import EXIT_ERROR, EXIT_MODULE_FAILED, EXIT_OK, Subcommands
+from station.commands import (
+    EXIT_ERROR,
+    EXIT_MODULE_FAILED,
+    EXIT_OK,
+    Subcommands,
+    positive_seconds,
+)
 
 
 def register(commands: Subcommands) -> None:
@@ -34,25 +39,12 @@ def register(commands: Subcommands) -> None:
     )
     conformance.add_argument(
         "--keygen-timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=Timeouts().keygen,
         metavar="SECONDS",
         help="reply timeout of key generation (%(default)s)",
     )
     conformance.set_defaults(command=_conformance)
-
-
-def _positive_seconds(text: str) -> float:
-    """An argparse type for a finite number of seconds above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(
-            f"must be a positive number of seconds, got {text!r}"
-        )
-    return value
 
 
 def _conformance(args: argparse.Namespace) -> int:

@@ -100,18 +100,25 @@ def test_missing_port_exits_2_with_one_clear_line(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("seconds", ["-1", "0", "nan", "inf", "soon"])
+@pytest.mark.parametrize(
+    ("seconds", "why"),
+    [
+        ("-1", "must be a positive number of seconds"),
+        ("0", "must be a positive number of seconds"),
+        ("nan", "not a finite number of seconds"),
+        ("inf", "not a finite number of seconds"),
+        ("soon", "not a number of seconds"),
+    ],
+)
 def test_a_keygen_timeout_that_is_not_a_positive_number_is_refused(
-    seconds: str, tmp_path: Path
+    seconds: str, why: str, tmp_path: Path
 ) -> None:
     run = _station(
         "conformance", "--port", str(tmp_path / "port"), "--keygen-timeout", seconds
     )
 
     assert run.returncode == 2
-    assert "argument --keygen-timeout: must be a positive number of seconds" in (
-        run.stderr
-    )
+    assert f"argument --keygen-timeout: {why}" in run.stderr
     assert run.stdout == ""
 
 

@@ -247,7 +247,7 @@ def test_provision_without_a_config_says_where_it_looked(tmp_path: Path) -> None
         ),
         (
             ["demo", "--keygen-delay", "nan"],
-            "argument --keygen-delay: must be 0 or more seconds, got nan",
+            "argument --keygen-delay: not a finite number of seconds: nan",
         ),
         (["demo", "--slots", "abc"], "argument --slots: not a whole number: 'abc'"),
     ],
