@@ -352,3 +352,5 @@ def test_link_damage_never_fails_a_check(simulate: Simulate, noise: str) -> None
 
     assert report.failed == [], format_summary(report)
     assert report.port_failure is None
+    # The noise must have reached the run, or the test proves nothing.
+    assert report.damaged or any(result.noted for result in report.results)
