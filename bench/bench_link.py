@@ -19,7 +19,6 @@ Run: .venv/bin/python bench/bench_link.py [--modules N] [--round-trips N]
 from __future__ import annotations
 
 import argparse
-import datetime
 import logging
 import os
 import statistics
@@ -32,11 +31,9 @@ from pathlib import Path
 
 import serial
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from device_io.chain import encode_chain
+from device_io.conformance_ca import ThrowawayCa
 from device_io.link import Link
 from device_io.pv import PvObject
 from device_io.serial_port import PortSettings, SerialPort
@@ -55,7 +52,6 @@ BOOT_SETTLE = 0.05
 SETTINGS = SessionSettings()
 # The simulator's answer with its default limits, echo off.
 CAP_REPLY = b"+PVCAP:1,120,4096\r\nOK\r\n"
-ISSUER = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench Issuing CA")])
 
 
 @contextmanager
@@ -152,34 +148,11 @@ class Provisioned:
     recoveries: int
 
 
-def certificate(
-    subject: x509.Name,
-    key: ec.EllipticCurvePublicKey,
-    signer: ec.EllipticCurvePrivateKey,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ISSUER)
-        .public_key(key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(signer, hashes.SHA256())
-    )
-
-
-def chain_for(
-    csr_der: bytes, ca_key: ec.EllipticCurvePrivateKey
-) -> tuple[bytes, ec.EllipticCurvePublicKey]:
-    csr = x509.load_der_x509_csr(csr_der)
-    leaf_key = csr.public_key()
-    if not isinstance(leaf_key, ec.EllipticCurvePublicKey):
+def module_key(csr_der: bytes) -> ec.EllipticCurvePublicKey:
+    key = x509.load_der_x509_csr(csr_der).public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
         raise RuntimeError("the simulator made a key that is not EC")
-    leaf = certificate(csr.subject, leaf_key, ca_key)
-    issuer = certificate(ISSUER, ca_key.public_key(), ca_key)
-    return encode_chain([leaf, issuer]), leaf_key
+    return key
 
 
 class CountingPort(SerialPort):
@@ -211,7 +184,7 @@ class CountingPort(SerialPort):
         return data
 
 
-def provision(path: str, ca_key: ec.EllipticCurvePrivateKey) -> Provisioned:
+def provision(path: str, ca: ThrowawayCa) -> Provisioned:
     """The device side of a provisioning run, timed, with its byte counts."""
     port = CountingPort.open(path, slot="bench", settings=SETTINGS.port_settings())
     started = time.perf_counter()
@@ -219,12 +192,11 @@ def provision(path: str, ca_key: ec.EllipticCurvePrivateKey) -> Provisioned:
         Link(port, SETTINGS.link_settings()), settings=SETTINGS
     ) as session:
         session.capabilities()
-        session.identify()
+        identity = session.identify()
         session.generate_key(0)
-        csr_der = session.read_object(PvObject.CSR)
+        leaf_key = module_key(session.read_object(PvObject.CSR))
         session.read_object(PvObject.PUB)
-        chain, leaf_key = chain_for(csr_der, ca_key)
-        session.write_object(PvObject.CHAIN, chain)
+        session.write_object(PvObject.CHAIN, ca.chain_for(leaf_key, identity.serial))
         session.read_object(PvObject.CHAIN)
         session.sign_challenge(0, os.urandom(32), public_key=leaf_key)
         session.lock()
@@ -238,11 +210,11 @@ def provision(path: str, ca_key: ec.EllipticCurvePrivateKey) -> Provisioned:
 def provision_all(
     modules: int,
     misbehave: tuple[str, ...],
-    ca_key: ec.EllipticCurvePrivateKey,
+    ca: ThrowawayCa,
     first: int,
 ) -> list[Provisioned]:
     with simulated(modules, misbehave, first=first) as simulator:
-        return [provision(port.link, ca_key) for port in simulator.ports]
+        return [provision(port.link, ca) for port in simulator.ports]
 
 
 # --- report -------------------------------------------------------------------------
@@ -273,14 +245,14 @@ SCENARIOS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def report_provisioning(modules: int) -> None:
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = ThrowawayCa()
     print(
         f"\nprovisioning, device side, {modules} modules each, key generation instant:"
     )
     print(f"  {'scenario':<32}{'per module':>30}  {'over clean':>10}  recoveries")
     clean: float | None = None
     for index, (name, misbehave) in enumerate(SCENARIOS):
-        runs = provision_all(modules, misbehave, ca_key, first=index * modules)
+        runs = provision_all(modules, misbehave, ca, first=index * modules)
         median = statistics.median(run.seconds for run in runs)
         clean = clean if clean is not None else median
         print(
