@@ -93,13 +93,13 @@ class Counters:
         passed: Modules whose latest result passed.
         failed: Modules whose latest result failed.
         per_hour: Modules finished per hour since the first module of the
-            mode started; 0.0 until one has finished (see
+            mode started; None until one has finished (see
             :meth:`Line.counters`).
     """
 
     passed: int
     failed: int
-    per_hour: float
+    per_hour: float | None
 
     @property
     def yield_percent(self) -> float:
@@ -343,10 +343,10 @@ class _Counted:
     name: str
 
 
-def _per_hour(finished: int, first_start: float | None, now: float) -> float:
-    """Modules finished per hour since ``first_start``; 0.0 without a basis."""
+def _per_hour(finished: int, first_start: float | None, now: float) -> float | None:
+    """Modules finished per hour since ``first_start``; None without a basis."""
     if finished == 0 or first_start is None or now <= first_start:
-        return 0.0
+        return None
     return finished * 3600.0 / (now - first_start)
 
 

@@ -22,7 +22,6 @@ class _Totals:
     """What the row shows; the arguments of :meth:`CounterBar.show`."""
 
     counters: Counters
-    rate: float | None
     mode: LineMode
     busy: int
     slots: int
@@ -46,7 +45,6 @@ class CounterBar(Widget):
         self,
         counters: Counters,
         *,
-        rate: float | None,
         mode: LineMode,
         busy: int,
         slots: int,
@@ -55,15 +53,15 @@ class CounterBar(Widget):
         """Redraw the totals.
 
         Args:
-            counters: The line's counters in the current mode.
-            rate: Modules per hour, or None until a module has finished
-                (the rule is :meth:`~station.line.Line.counters`).
+            counters: The line's counters in the current mode (the rate is
+                None until a module has finished: see
+                :meth:`~station.line.Line.counters`).
             mode: Whether the counters are provisioning's or QA's.
             busy: Slots with a module in work.
             slots: Slots on the line.
             queued: Validated CSRs waiting for the CA.
         """
-        totals = _Totals(counters, rate, mode, busy, slots, queued)
+        totals = _Totals(counters, mode, busy, slots, queued)
         if totals != self._totals:
             self._totals = totals
             self.refresh()
@@ -82,11 +80,12 @@ class CounterBar(Widget):
 def _row(totals: _Totals, *, queue: bool) -> Text:
     """The counters as one row, with the issuance queue or without it."""
     counters = totals.counters
+    rate = counters.per_hour
     fields = [
         ("passed", str(counters.passed)),
         ("failed", str(counters.failed)),
         ("yield", f"{counters.yield_percent:.1f}%"),
-        ("rate", "-" if totals.rate is None else f"{totals.rate:.0f}/h"),
+        ("rate", "-" if rate is None else f"{rate:.0f}/h"),
     ]
     if queue:
         fields.append(("queued for issuance", str(totals.queued)))
@@ -108,7 +107,6 @@ def _row(totals: _Totals, *, queue: bool) -> Text:
 # queue, and 32 slots.
 _WIDEST = _Totals(
     Counters(passed=99_999, failed=99_999, per_hour=9_999.0),
-    rate=9_999.0,
     mode=LineMode.PROVISION,
     busy=32,
     slots=32,

@@ -137,8 +137,6 @@ class LineScreen(Screen[None]):
         counters = line.counters()
         self.query_one(CounterBar).show(
             counters,
-            # The line's rate is 0.0 until a module has finished: no basis yet.
-            rate=counters.per_hour or None,
             mode=line.mode,
             busy=busy,
             slots=len(statuses),

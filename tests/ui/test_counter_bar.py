@@ -28,7 +28,7 @@ class _Bar(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(CounterBar).show(
-            BUSY_SHIFT, rate=9_999.0, mode=self.mode, busy=32, slots=32, queued=9_999
+            BUSY_SHIFT, mode=self.mode, busy=32, slots=32, queued=9_999
         )
 
 
