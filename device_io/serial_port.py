@@ -26,10 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import serial
-from serial.tools import list_ports
-from serial.tools.list_ports_common import ListPortInfo
 
-from device_io.discovery import printable
 from device_io.errors import LinkTimeout, PortBusy, PortError, PortGone, PortNotFound
 
 logger = logging.getLogger(__name__)
@@ -61,29 +58,6 @@ class PortSettings:
     # pins: both stay released so that opening the port does not reset it.
     dtr: bool = False
     rts: bool = False
-
-
-@dataclass(frozen=True)
-class PortInfo:
-    """A serial port found on this machine.
-
-    Attributes:
-        device: Device path, such as ``/dev/ttyUSB0`` or a udev symlink to it.
-        vid: USB vendor id, when the port is on USB.
-        pid: USB product id, when the port is on USB.
-        serial_number: The USB adapter's serial number, when it has one.
-        location: USB path of the adapter (``1-1.2`` or, on multi-port
-            adapters, the interface ``1-1.2:1.0``): the fixture slot's
-            physical position.
-        description: Human-readable description from the driver.
-    """
-
-    device: str
-    vid: int | None
-    pid: int | None
-    serial_number: str | None
-    location: str | None
-    description: str
 
 
 class SerialPort:
@@ -253,12 +227,6 @@ class SerialPort:
         )
 
 
-def list_serial_ports() -> list[PortInfo]:
-    """Serial ports on this machine, udev symlinks included, sorted by path."""
-    found = list_ports.comports(include_links=True)
-    return sorted((_describe(info) for info in found), key=lambda port: port.device)
-
-
 def _configured(path: str, settings: PortSettings) -> serial.Serial:
     """A closed pyserial handle with every setting applied before open."""
     handle = serial.Serial()
@@ -306,16 +274,3 @@ def _not_back(exc: PortError, wait: float) -> PortGone:
             f"module unplugged and its port not usable within {wait:g} s: {exc.message}"
         )
     return PortGone(message, port=exc.port, slot=exc.slot)
-
-
-def _describe(info: ListPortInfo) -> PortInfo:
-    # The serial number and description are the USB device's own strings.
-    serial_number = info.serial_number
-    return PortInfo(
-        device=info.device,
-        vid=info.vid,
-        pid=info.pid,
-        serial_number=None if serial_number is None else printable(serial_number),
-        location=info.location,
-        description=printable(info.description),
-    )

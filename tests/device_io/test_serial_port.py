@@ -10,17 +10,9 @@ from pathlib import Path
 import pytest
 import serial
 from pty_module import PtyPair
-from serial.tools.list_ports_common import ListPortInfo
 
 from device_io.errors import LinkTimeout, PortBusy, PortError, PortGone, PortNotFound
-from device_io.serial_port import (
-    PortInfo,
-    PortSettings,
-    SerialPort,
-    _configured,
-    _describe,
-    list_serial_ports,
-)
+from device_io.serial_port import PortSettings, SerialPort, _configured
 
 
 def test_bytes_cross_the_port_both_ways(pty_pair: PtyPair) -> None:
@@ -121,40 +113,6 @@ def test_a_write_that_cannot_drain_is_a_link_timeout(pty_pair: PtyPair) -> None:
         pytest.raises(LinkTimeout, match="did not finish"),
     ):
         port.write(b"x" * (1 << 20))
-
-
-def test_port_discovery_describes_usb_adapters() -> None:
-    info = ListPortInfo("/dev/ttyUSB0", skip_link_detection=True)
-    info.vid, info.pid, info.serial_number = 0x0403, 0x6011, "FT4XYZ"
-    info.location, info.description = "1-1.2:1.0", "Quad RS232-HS"
-
-    assert _describe(info) == PortInfo(
-        device="/dev/ttyUSB0",
-        vid=0x0403,
-        pid=0x6011,
-        serial_number="FT4XYZ",
-        location="1-1.2:1.0",
-        description="Quad RS232-HS",
-    )
-
-
-def test_port_discovery_escapes_control_characters_in_usb_strings() -> None:
-    info = ListPortInfo("/dev/ttyUSB0", skip_link_detection=True)
-    info.serial_number, info.description = "\x1b[2JA1", "Quad\x07 RS232"
-
-    described = _describe(info)
-
-    assert (described.serial_number, described.description) == (
-        "\\x1b[2JA1",
-        "Quad\\x07 RS232",
-    )
-
-
-def test_port_discovery_lists_ports_sorted_by_device() -> None:
-    ports = list_serial_ports()
-
-    assert [port.device for port in ports] == sorted(port.device for port in ports)
-    assert all(isinstance(port, PortInfo) for port in ports)
 
 
 # --- a port that goes away and comes back -----------------------------------------
